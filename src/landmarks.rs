@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The landmark stream: caps, the record layout, reading, writing and validation.
+//!
+//! Caps: `application/x-face-landmarks, layout=(string)ibug68, framerate=(fraction)N/D`.
+//! One buffer is one frame, a fixed-size little-endian record of [`RECORD_SIZE`] bytes
+//! (docs/landmark-stream.md):
+//!
+//! | offset | field | type |
+//! |---|---|---|
+//! | 0 | points | f32[68][2], canonical face frame, iBUG-68 order |
+//! | 544 | pose | f32[6]: roll, yaw, pitch (radians), tx, ty (canonical units), ln(scale) |
+//! | 568 | confidence | f32, 0..1 |
+//! | 572 | flags | u32: bit 0 speech active, bit 1 blink synthesized |
+
+use std::sync::OnceLock;
+
+/// Media type of the landmark stream.
+pub const MEDIA_TYPE: &str = "application/x-face-landmarks";
+/// The only layout so far: the 68 points of iBUG 300-W.
+pub const LAYOUT: &str = "ibug68";
+/// Points per frame.
+pub const N_POINTS: usize = 68;
+/// Size of one record in bytes.
+pub const RECORD_SIZE: usize = N_POINTS * 2 * 4 + 6 * 4 + 4 + 4;
+
+/// Flag bit 0: speech is active in this frame.
+pub const FLAG_SPEECH: u32 = 1;
+/// Flag bit 1: this frame's eyes are a synthesized blink.
+pub const FLAG_BLINK: u32 = 2;
+
+/// Index ranges of the face's contours, and whether each is closed.
+pub const CONTOURS: &[(std::ops::Range<usize>, bool)] = &[
+    (0..17, false),  // jaw
+    (17..22, false), // right brow
+    (22..27, false), // left brow
+    (27..31, false), // nose bridge
+    (31..36, false), // nostrils
+    (36..42, true),  // right eye
+    (42..48, true),  // left eye
+    (48..60, true),  // outer lips
+    (60..68, true),  // inner lips
+];
+
+/// One frame of the landmark stream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LandmarkFrame {
+    pub points: [[f32; 2]; N_POINTS],
+    pub pose: [f32; 6],
+    pub confidence: f32,
+    pub flags: u32,
+}
+
+/// Why a buffer is not a landmark record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormatError {
+    /// The buffer has the wrong size.
+    Size(usize),
+    /// A value is NaN or infinite.
+    NotFinite(&'static str),
+}
+
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FormatError::Size(n) => write!(
+                f,
+                "landmark buffer has {n} bytes, a {LAYOUT} record has {RECORD_SIZE}"
+            ),
+            FormatError::NotFinite(what) => write!(f, "landmark record has a non-finite {what}"),
+        }
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+impl Default for LandmarkFrame {
+    fn default() -> Self {
+        LandmarkFrame {
+            points: *mean_face(),
+            pose: [0.0; 6],
+            confidence: 1.0,
+            flags: 0,
+        }
+    }
+}
+
+fn f32_at(b: &[u8], i: usize) -> f32 {
+    f32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+impl LandmarkFrame {
+    /// Reads a record; checks its size and that every value is finite.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, FormatError> {
+        if b.len() != RECORD_SIZE {
+            return Err(FormatError::Size(b.len()));
+        }
+        let mut points = [[0f32; 2]; N_POINTS];
+        for (i, p) in points.iter_mut().enumerate() {
+            p[0] = f32_at(b, i * 8);
+            p[1] = f32_at(b, i * 8 + 4);
+        }
+        let mut pose = [0f32; 6];
+        for (i, v) in pose.iter_mut().enumerate() {
+            *v = f32_at(b, 544 + i * 4);
+        }
+        let confidence = f32_at(b, 568);
+        let flags = u32::from_le_bytes([b[572], b[573], b[574], b[575]]);
+        let frame = LandmarkFrame {
+            points,
+            pose,
+            confidence,
+            flags,
+        };
+        frame.validate()?;
+        Ok(frame)
+    }
+
+    /// Checks that every value is finite.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        if !self.points.iter().flatten().all(|v| v.is_finite()) {
+            return Err(FormatError::NotFinite("point"));
+        }
+        if !self.pose.iter().all(|v| v.is_finite()) {
+            return Err(FormatError::NotFinite("pose"));
+        }
+        if !self.confidence.is_finite() {
+            return Err(FormatError::NotFinite("confidence"));
+        }
+        Ok(())
+    }
+
+    /// Writes the record into `b`, which must be [`RECORD_SIZE`] bytes long.
+    pub fn write_to(&self, b: &mut [u8]) -> Result<(), FormatError> {
+        if b.len() != RECORD_SIZE {
+            return Err(FormatError::Size(b.len()));
+        }
+        for (i, p) in self.points.iter().enumerate() {
+            b[i * 8..i * 8 + 4].copy_from_slice(&p[0].to_le_bytes());
+            b[i * 8 + 4..i * 8 + 8].copy_from_slice(&p[1].to_le_bytes());
+        }
+        for (i, v) in self.pose.iter().enumerate() {
+            b[544 + i * 4..548 + i * 4].copy_from_slice(&v.to_le_bytes());
+        }
+        b[568..572].copy_from_slice(&self.confidence.to_le_bytes());
+        b[572..576].copy_from_slice(&self.flags.to_le_bytes());
+        Ok(())
+    }
+
+    /// The record as bytes.
+    pub fn to_bytes(&self) -> [u8; RECORD_SIZE] {
+        let mut b = [0u8; RECORD_SIZE];
+        // The array has exactly the record's size.
+        let _ = self.write_to(&mut b);
+        b
+    }
+
+    /// The points with the pose applied, still in canonical units (see [`apply_pose`]).
+    pub fn posed_points(&self) -> [[f32; 2]; N_POINTS] {
+        let mut out = self.points;
+        for p in out.iter_mut() {
+            *p = apply_pose(*p, &self.pose);
+        }
+        out
+    }
+}
+
+/// Centre of rotation and scaling of the pose: the middle of the canonical unit square.
+pub const POSE_CENTRE: [f32; 2] = [0.5, 0.5];
+
+/// Applies a pose to a canonical point: the face is taken as flat (z = 0) about [`POSE_CENTRE`],
+/// rotated by R = Rz(roll) Ry(yaw) Rx(pitch), projected orthographically, scaled by exp(ln scale)
+/// and moved by (tx, ty).
+pub fn apply_pose(p: [f32; 2], pose: &[f32; 6]) -> [f32; 2] {
+    let [roll, yaw, pitch, tx, ty, ls] = *pose;
+    let (x, y) = (p[0] - POSE_CENTRE[0], p[1] - POSE_CENTRE[1]);
+    // Rx(pitch) then Ry(yaw) on (x, y, 0).
+    let (y1, z1) = (y * pitch.cos(), y * pitch.sin());
+    let (x2, z2) = (
+        x * yaw.cos() + z1 * yaw.sin(),
+        -x * yaw.sin() + z1 * yaw.cos(),
+    );
+    let _ = z2;
+    let (cr, sr) = (roll.cos(), roll.sin());
+    let (x3, y3) = (x2 * cr - y1 * sr, x2 * sr + y1 * cr);
+    let s = ls.exp();
+    [POSE_CENTRE[0] + s * x3 + tx, POSE_CENTRE[1] + s * y3 + ty]
+}
+
+/// Caps of the landmark stream, with a frame rate or without.
+pub fn caps(framerate: Option<gst::Fraction>) -> gst::Caps {
+    let mut b = gst::Caps::builder(MEDIA_TYPE).field("layout", LAYOUT);
+    if let Some(f) = framerate {
+        b = b.field("framerate", f);
+    }
+    b.build()
+}
+
+/// Template caps: any frame rate.
+pub fn template_caps() -> gst::Caps {
+    gst::Caps::builder(MEDIA_TYPE)
+        .field("layout", LAYOUT)
+        .field(
+            "framerate",
+            gst::FractionRange::new(
+                gst::Fraction::new(1, i32::MAX),
+                gst::Fraction::new(i32::MAX, 1),
+            ),
+        )
+        .build()
+}
+
+/// The canonical mean neutral face (mouth closed), from models/mean_face.txt, made by the training
+/// kit from real faces: points 36 and 45 at (0.3, 1/3) and (0.7, 1/3).
+pub fn mean_face() -> &'static [[f32; 2]; N_POINTS] {
+    static FACE: OnceLock<[[f32; 2]; N_POINTS]> = OnceLock::new();
+    FACE.get_or_init(|| {
+        let mut pts = [[0f32; 2]; N_POINTS];
+        let text = include_str!("../models/mean_face.txt");
+        let mut n = 0;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if n >= N_POINTS {
+                break;
+            }
+            let mut it = line
+                .split_whitespace()
+                .filter_map(|v| v.parse::<f32>().ok());
+            if let (Some(x), Some(y)) = (it.next(), it.next()) {
+                pts[n] = [x, y];
+                n += 1;
+            }
+        }
+        debug_assert_eq!(n, N_POINTS, "models/mean_face.txt must hold 68 points");
+        pts
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trip() {
+        let mut f = LandmarkFrame::default();
+        f.pose = [0.1, -0.2, 0.05, 0.01, -0.02, 0.1];
+        f.flags = FLAG_SPEECH | FLAG_BLINK;
+        f.confidence = 0.5;
+        let b = f.to_bytes();
+        assert_eq!(b.len(), 576);
+        assert_eq!(LandmarkFrame::from_bytes(&b).unwrap(), f);
+        assert_eq!(
+            LandmarkFrame::from_bytes(&b[..575]),
+            Err(FormatError::Size(575))
+        );
+        let mut bad = b;
+        bad[0..4].copy_from_slice(&f32::NAN.to_le_bytes());
+        assert_eq!(
+            LandmarkFrame::from_bytes(&bad),
+            Err(FormatError::NotFinite("point"))
+        );
+    }
+
+    #[test]
+    fn mean_face_is_pinned() {
+        let m = mean_face();
+        assert!((m[36][0] - 0.3).abs() < 1e-4 && (m[36][1] - 1.0 / 3.0).abs() < 1e-4);
+        assert!((m[45][0] - 0.7).abs() < 1e-4 && (m[45][1] - 1.0 / 3.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn identity_pose_keeps_points() {
+        let p = [0.3, 0.7];
+        let q = apply_pose(p, &[0.0; 6]);
+        assert!((p[0] - q[0]).abs() < 1e-6 && (p[1] - q[1]).abs() < 1e-6);
+        // Roll by 90 degrees turns x into y about the centre.
+        let r = apply_pose(
+            [0.6, 0.5],
+            &[std::f32::consts::FRAC_PI_2, 0.0, 0.0, 0.0, 0.0, 0.0],
+        );
+        assert!((r[0] - 0.5).abs() < 1e-5 && (r[1] - 0.6).abs() < 1e-5);
+    }
+}

@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The ONNX Runtime layer shared by every element that runs a model.
+//!
+//! - The runtime library is loaded once per process ([`environment`]). It is looked for at
+//!   `ORT_DYLIB_PATH` when set, else where `scripts/setup.sh` puts it
+//!   (`$XDG_DATA_HOME/talkingface/onnxruntime/libonnxruntime.so`), else in the system library folders.
+//! - [`Model::load`] opens a model with the execution provider policy of the `execution-provider`
+//!   property (auto = TensorRT, then CUDA, then CPU; or one of them, strictly), records why each
+//!   provider that failed was refused, and reads the model's `talkingface.*` metadata and its
+//!   input and output signatures so that each element can check the model against the contract.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use gst::glib;
+use ort::environment::Environment;
+use ort::ep;
+use ort::session::Session;
+use ort::value::ValueType;
+
+/// Prefix of every metadata key of the model contract.
+pub const META_PREFIX: &str = "talkingface.";
+
+/// Name under which the library is looked for in the user's data folder.
+const LIB_NAME: &str = "libonnxruntime.so";
+
+static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
+
+/// Where the ONNX Runtime library is looked for, in order.
+pub fn library_candidates() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        // An explicit choice: honoured alone, so that a wrong path is reported, not worked around.
+        v.push(PathBuf::from(p));
+        return v;
+    }
+    if let Some(d) = user_data_dir() {
+        v.push(d.join("talkingface").join("onnxruntime").join(LIB_NAME));
+    }
+    for d in ["/usr/local/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib"] {
+        v.push(Path::new(d).join(LIB_NAME));
+    }
+    v
+}
+
+/// `$XDG_DATA_HOME`, or `~/.local/share`.
+pub fn user_data_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_DATA_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+}
+
+/// `$XDG_CACHE_HOME`, or `~/.cache`.
+pub fn user_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+}
+
+/// Default folder of the TensorRT engine cache.
+pub fn default_trt_cache_dir() -> PathBuf {
+    user_cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("talkingface")
+        .join("tensorrt")
+}
+
+/// The process-wide ONNX Runtime environment, loading the library on first use.
+///
+/// The error names every path that was tried and why each failed.
+pub fn environment() -> Result<&'static Environment, String> {
+    ENVIRONMENT
+        .get_or_init(|| {
+            let mut tried = Vec::new();
+            for cand in library_candidates() {
+                let path = if cand.is_absolute() {
+                    cand.clone()
+                } else {
+                    std::env::current_dir()
+                        .map(|d| d.join(&cand))
+                        .unwrap_or(cand.clone())
+                };
+                if !path.exists() {
+                    tried.push(format!("{}: no such file", path.display()));
+                    continue;
+                }
+                match ort::init_from(&path) {
+                    Ok(builder) => {
+                        return builder
+                            .with_name("talkingface")
+                            .build()
+                            .map_err(|e| format!("ONNX Runtime at {}: {e}", path.display()));
+                    }
+                    Err(e) => tried.push(e.to_string()),
+                }
+            }
+            Err(format!(
+                "could not load the ONNX Runtime library (run scripts/setup.sh, or set ORT_DYLIB_PATH); tried {}",
+                tried.join("; ")
+            ))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The `execution-provider` property.
+#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstTalkingFaceExecutionProvider")]
+pub enum ExecutionProvider {
+    #[default]
+    #[enum_value(name = "TensorRT, then CUDA, then CPU", nick = "auto")]
+    Auto = 0,
+    #[enum_value(name = "TensorRT only", nick = "tensorrt")]
+    TensorRt = 1,
+    #[enum_value(name = "CUDA only", nick = "cuda")]
+    Cuda = 2,
+    #[enum_value(name = "CPU only", nick = "cpu")]
+    Cpu = 3,
+}
+
+/// One provider the runtime can be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    TensorRt,
+    Cuda,
+    Cpu,
+}
+
+impl Provider {
+    pub fn nick(self) -> &'static str {
+        match self {
+            Provider::TensorRt => "tensorrt",
+            Provider::Cuda => "cuda",
+            Provider::Cpu => "cpu",
+        }
+    }
+}
+
+impl ExecutionProvider {
+    fn chain(self) -> &'static [Provider] {
+        match self {
+            ExecutionProvider::Auto => &[Provider::TensorRt, Provider::Cuda, Provider::Cpu],
+            ExecutionProvider::TensorRt => &[Provider::TensorRt],
+            ExecutionProvider::Cuda => &[Provider::Cuda],
+            ExecutionProvider::Cpu => &[Provider::Cpu],
+        }
+    }
+}
+
+/// How to open a model.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub provider: ExecutionProvider,
+    /// TensorRT engine cache folder.
+    pub trt_cache_dir: PathBuf,
+    /// fp16 engines with TensorRT where the device has them.
+    pub trt_fp16: bool,
+    /// Intra-op threads on CPU; 0 lets ONNX Runtime choose (all cores).
+    pub threads: u32,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            provider: ExecutionProvider::Auto,
+            trt_cache_dir: default_trt_cache_dir(),
+            trt_fp16: true,
+            threads: 0,
+        }
+    }
+}
+
+/// Signature of one model input or output.
+#[derive(Debug, Clone)]
+pub struct TensorSpec {
+    pub name: String,
+    /// `None` for a value that is not a float tensor.
+    pub shape: Option<Vec<i64>>,
+}
+
+/// An opened model: the session, the provider it runs on, and what it says about itself.
+pub struct Model {
+    pub session: Session,
+    pub provider: Provider,
+    /// Providers that were tried before and why each failed.
+    pub failures: Vec<(Provider, String)>,
+    /// `talkingface.*` metadata, keys without the prefix.
+    pub meta: BTreeMap<String, String>,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+}
+
+fn specs(outlets: &[ort::value::Outlet]) -> Vec<TensorSpec> {
+    outlets
+        .iter()
+        .map(|o| TensorSpec {
+            name: o.name().to_string(),
+            shape: match o.dtype() {
+                ValueType::Tensor {
+                    ty: ort::value::TensorElementType::Float32,
+                    shape,
+                    ..
+                } => Some(shape.iter().copied().collect()),
+                _ => None,
+            },
+        })
+        .collect()
+}
+
+fn open_with(
+    env: &Environment,
+    path: &Path,
+    p: Provider,
+    opts: &SessionOptions,
+) -> Result<Session, String> {
+    let mut b = Session::builder(env).map_err(|e| e.to_string())?;
+    if opts.threads > 0 {
+        b = b
+            .with_intra_threads(opts.threads as usize)
+            .map_err(|e| e.to_string())?
+            .with_inter_threads(1)
+            .map_err(|e| e.to_string())?;
+    }
+    b = match p {
+        Provider::TensorRt => {
+            if let Err(e) = std::fs::create_dir_all(&opts.trt_cache_dir) {
+                return Err(format!(
+                    "cannot create the TensorRT engine cache {}: {e}",
+                    opts.trt_cache_dir.display()
+                ));
+            }
+            let dir = opts.trt_cache_dir.to_string_lossy().to_string();
+            let trt = ep::TensorRT::default()
+                .with_engine_cache(true)
+                .with_engine_cache_path(&dir)
+                .with_timing_cache(true)
+                .with_timing_cache_path(&dir)
+                .with_fp16(opts.trt_fp16)
+                .build()
+                .error_on_failure();
+            b.with_execution_providers([trt])
+                .map_err(|e| e.to_string())?
+        }
+        Provider::Cuda => {
+            let cuda = ep::CUDA::default().build().error_on_failure();
+            b.with_execution_providers([cuda])
+                .map_err(|e| e.to_string())?
+        }
+        Provider::Cpu => b,
+    };
+    b.commit_from_file(path).map_err(|e| e.to_string())
+}
+
+impl Model {
+    /// Opens `path` under the provider policy. Reads metadata and signatures; the caller checks
+    /// them against its part of the contract.
+    pub fn load(path: &Path, opts: &SessionOptions) -> Result<Model, String> {
+        if !path.exists() {
+            return Err(format!("model file {} does not exist", path.display()));
+        }
+        if path.is_dir() {
+            return Err(format!("model path {} is a folder", path.display()));
+        }
+        let env = environment()?;
+        let mut failures = Vec::new();
+        let mut chosen = None;
+        for &p in opts.provider.chain() {
+            match open_with(env, path, p, opts) {
+                Ok(s) => {
+                    chosen = Some((s, p));
+                    break;
+                }
+                Err(e) => failures.push((p, e)),
+            }
+        }
+        let Some((session, provider)) = chosen else {
+            let why = failures
+                .iter()
+                .map(|(p, e)| format!("{}: {e}", p.nick()))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(format!("cannot open model {}: {why}", path.display()));
+        };
+        let mut meta = BTreeMap::new();
+        let md = session
+            .metadata()
+            .map_err(|e| format!("cannot read metadata of {}: {e}", path.display()))?;
+        for key in md.custom_keys().unwrap_or_default() {
+            if let Some(k) = key.strip_prefix(META_PREFIX) {
+                if let Some(v) = md.custom(&key) {
+                    meta.insert(k.to_string(), v);
+                }
+            }
+        }
+        drop(md);
+        let inputs = specs(session.inputs());
+        let outputs = specs(session.outputs());
+        Ok(Model {
+            session,
+            provider,
+            failures,
+            meta,
+            inputs,
+            outputs,
+        })
+    }
+
+    pub fn input(&self, name: &str) -> Option<&TensorSpec> {
+        self.inputs.iter().find(|s| s.name == name)
+    }
+
+    pub fn output(&self, name: &str) -> Option<&TensorSpec> {
+        self.outputs.iter().find(|s| s.name == name)
+    }
+
+    /// A metadata value (key without prefix), or an error naming the missing key.
+    pub fn meta_str(&self, key: &str) -> Result<&str, String> {
+        self.meta
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| format!("model metadata lacks the key {META_PREFIX}{key}"))
+    }
+
+    /// A metadata value parsed as `T`, or an error naming the key and the value.
+    pub fn meta_parse<T: std::str::FromStr>(&self, key: &str) -> Result<T, String> {
+        let v = self.meta_str(key)?;
+        v.trim()
+            .parse()
+            .map_err(|_| format!("model metadata {META_PREFIX}{key} = {v:?} is not a valid number"))
+    }
+
+    /// Checks the keys common to every model: kind and version.
+    pub fn check_kind(&self, kind: &str) -> Result<(), String> {
+        let k = self.meta_str("kind")?;
+        if k != kind {
+            return Err(format!(
+                "model is of kind {k:?} ({META_PREFIX}kind), this element needs {kind:?}"
+            ));
+        }
+        let v: u32 = self.meta_parse("version")?;
+        if v != 1 {
+            return Err(format!(
+                "model contract version {v} ({META_PREFIX}version) is not supported; this element reads version 1"
+            ));
+        }
+        self.meta_str("description")?;
+        Ok(())
+    }
+
+    /// A human-readable list of the providers that failed, for the log.
+    pub fn failure_report(&self) -> Vec<String> {
+        self.failures
+            .iter()
+            .map(|(p, e)| format!("{} unavailable: {e}", p.nick()))
+            .collect()
+    }
+}
+
+/// The element message posted once when a model is opened: `talkingface-execution-provider`.
+pub fn provider_message(element: &gst::Element, model: &Model, path: &Path) -> gst::Message {
+    let failed: Vec<String> = model.failure_report();
+    let s = gst::Structure::builder("talkingface-execution-provider")
+        .field("provider", model.provider.nick())
+        .field("model", path.to_string_lossy().to_string())
+        .field("failed", failed.join("; "))
+        .build();
+    gst::message::Element::builder(s).src(element).build()
+}

@@ -1,0 +1,1 @@
+"""Training kit of the talkingface GStreamer plugin: data, models, export, evaluation."""
