@@ -55,5 +55,11 @@ if [ "$build" = 1 ]; then
   plugdir="${XDG_DATA_HOME:-$HOME/.local/share}/gstreamer-1.0/plugins"
   mkdir -p "$plugdir"
   cp -f "target/$profile/libgsttalkingface.so" "$plugdir/"
-  echo "setup: plugin installed in $plugdir"
+  # The default models, where the installed plugin looks for them.
+  modeldir="${XDG_DATA_HOME:-$HOME/.local/share}/talkingface/models"
+  mkdir -p "$modeldir"
+  for m in models/*.onnx; do
+    if [ -f "$m" ]; then cp -f "$m" "$modeldir/"; fi
+  done
+  echo "setup: plugin installed in $plugdir, models in $modeldir"
 fi

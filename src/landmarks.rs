@@ -240,10 +240,12 @@ mod tests {
 
     #[test]
     fn record_round_trip() {
-        let mut f = LandmarkFrame::default();
-        f.pose = [0.1, -0.2, 0.05, 0.01, -0.02, 0.1];
-        f.flags = FLAG_SPEECH | FLAG_BLINK;
-        f.confidence = 0.5;
+        let f = LandmarkFrame {
+            pose: [0.1, -0.2, 0.05, 0.01, -0.02, 0.1],
+            flags: FLAG_SPEECH | FLAG_BLINK,
+            confidence: 0.5,
+            ..Default::default()
+        };
         let b = f.to_bytes();
         assert_eq!(b.len(), 576);
         assert_eq!(LandmarkFrame::from_bytes(&b).unwrap(), f);
