@@ -9,6 +9,7 @@
 use gst::glib;
 
 pub mod audio2landmarks;
+pub mod dlib;
 pub mod features;
 pub mod landmarks;
 pub mod motion;
