@@ -10,6 +10,7 @@ use gst::glib;
 
 pub mod audio2landmarks;
 pub mod dlib;
+pub mod faceshape;
 pub mod features;
 pub mod landmarks;
 pub mod motion;
