@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! facelandmarks: on a real face (Debian's public-domain portrait of Grace Hopper, and the GRID
+//! samples where present), on blank video, negotiation, and a missing model.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use gst::prelude::*;
+use gsttalkingface::dlib::{FaceLandmarker, N_LANDMARKS};
+use gsttalkingface::facelandmarks::tracker::{canonical_box, fit_residual};
+use gsttalkingface::faceshape::mouth_opening;
+use gsttalkingface::landmarks::{self, LandmarkFrame, RECORD_SIZE};
+
+const PORTRAIT: &str = "/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg";
+const GRID_DIR: &str = "/work/shared/data/grid";
+
+fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().expect("gst init");
+        gsttalkingface::plugin_register_static().expect("register plugin");
+    });
+}
+
+/// The dlib model, or None (with a note) where it is not installed.
+fn model() -> Option<PathBuf> {
+    let m = FaceLandmarker::default_model_path();
+    if m.is_none() {
+        eprintln!("note: dlib's 68-point model is not installed (Debian libdlib-data); skipping");
+    }
+    m
+}
+
+fn portrait() -> Option<&'static str> {
+    if Path::new(PORTRAIT).exists() {
+        Some(PORTRAIT)
+    } else {
+        eprintln!("note: {PORTRAIT} is missing (Debian python-matplotlib-data); skipping");
+        None
+    }
+}
+
+fn grid_clip() -> Option<PathBuf> {
+    let mut clips: Vec<PathBuf> = std::fs::read_dir(GRID_DIR)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "mpg"))
+        .collect();
+    clips.sort();
+    clips.into_iter().next()
+}
+
+/// Runs `desc` (which must end in `appsink name=sink`) to EOS; the buffers' bytes, PTS and
+/// duration, and the caps of the last sample. Err: the first error message's text.
+type Sample = (Vec<u8>, Option<gst::ClockTime>, Option<gst::ClockTime>);
+fn pull_all(desc: &str) -> Result<(Vec<Sample>, Option<gst::Caps>), String> {
+    init();
+    let pipeline = gst::parse::launch(desc)
+        .map_err(|e| e.to_string())?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline".to_string())?;
+    let sink = pipeline
+        .by_name("sink")
+        .expect("appsink named sink")
+        .downcast::<gst_app::AppSink>()
+        .expect("appsink");
+    sink.set_property("sync", false);
+    let bus = pipeline.bus().expect("bus");
+    let mut out = Vec::new();
+    let mut caps = None;
+    let started = pipeline.set_state(gst::State::Playing);
+    let mut err = None;
+    if started.is_ok() {
+        while let Ok(s) = sink.pull_sample() {
+            if let Some(b) = s.buffer() {
+                let m = b.map_readable().expect("map");
+                out.push((m.as_slice().to_vec(), b.pts(), b.duration()));
+            }
+            caps = s.caps_owned();
+        }
+    }
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(0)) {
+        if let gst::MessageView::Error(e) = msg.view() {
+            err.get_or_insert(e.error().to_string());
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("to NULL");
+    match (err, started) {
+        (Some(e), _) => Err(e),
+        (None, Err(_)) => Err("state change failed".into()),
+        (None, Ok(_)) => Ok((out, caps)),
+    }
+}
+
+fn records(samples: &[Sample]) -> Vec<LandmarkFrame> {
+    samples
+        .iter()
+        .map(|(b, _, _)| LandmarkFrame::from_bytes(b).expect("valid landmark record"))
+        .collect()
+}
+
+/// The portrait as GRAY8: (pixels, width, height).
+fn portrait_gray(path: &str) -> (Vec<u8>, usize, usize) {
+    let (s, caps) = pull_all(&format!(
+        "filesrc location={path} ! jpegdec ! videoconvert ! video/x-raw,format=GRAY8 ! appsink name=sink"
+    ))
+    .expect("decode the portrait");
+    let caps = caps.expect("caps");
+    let info = gst_video::VideoInfo::from_caps(&caps).expect("video caps");
+    let (w, h, stride) = (
+        info.width() as usize,
+        info.height() as usize,
+        info.stride()[0] as usize,
+    );
+    let mut g = Vec::with_capacity(w * h);
+    for y in 0..h {
+        g.extend_from_slice(&s[0].0[y * stride..y * stride + w]);
+    }
+    (g, w, h)
+}
+
+#[test]
+fn dlib_finds_the_portrait_face() {
+    let (Some(m), Some(p)) = (model(), portrait()) else {
+        return;
+    };
+    let (g, w, h) = portrait_gray(p);
+    let mut lm = FaceLandmarker::new(&m).expect("model loads");
+    let faces = lm.detect(&g, w, h, w, 0).expect("detect");
+    assert_eq!(faces.len(), 1, "{faces:?}");
+    let f = faces[0];
+    assert!(f.score > 0.0 && f.width() > 100.0, "{f:?}");
+    let pts = lm.landmarks(&g, w, h, w, &f).expect("landmarks");
+    check_sane(&pts, w as f32, h as f32);
+    eprintln!(
+        "portrait: box {f:?}, canonical box {:?}, residual {}",
+        canonical_box(&pts, &f),
+        fit_residual(&pts)
+    );
+}
+
+/// Eyes above the nose above the mouth, left eye left of the right one, all inside the image.
+fn check_sane(p: &[[f32; 2]; N_LANDMARKS], w: f32, h: f32) {
+    for (i, q) in p.iter().enumerate() {
+        assert!(
+            q[0] >= 0.0 && q[0] < w && q[1] >= 0.0 && q[1] < h,
+            "point {i} {q:?} outside {w}x{h}"
+        );
+    }
+    let eyes_y = (p[36][1] + p[45][1]) / 2.0;
+    assert!(p[36][0] < p[45][0], "eye corners in the wrong order");
+    assert!(eyes_y < p[30][1] && p[30][1] < p[51][1] && p[51][1] < p[57][1]);
+    assert!(p[57][1] < p[8][1], "chin above the lower lip");
+}
+
+#[test]
+fn portrait_gives_a_face_near_the_mean() {
+    let (Some(_), Some(p)) = (model(), portrait()) else {
+        return;
+    };
+    let (s, caps) = pull_all(&format!(
+        "filesrc location={p} ! jpegdec ! videoconvert ! imagefreeze num-buffers=10 ! \
+         video/x-raw,framerate=25/1 ! facelandmarks ! appsink name=sink"
+    ))
+    .expect("pipeline runs");
+    assert_eq!(s.len(), 10);
+    let caps = caps.expect("caps");
+    assert!(
+        caps.can_intersect(&landmarks::caps(Some(gst::Fraction::new(25, 1)))),
+        "{caps}"
+    );
+    for (i, (b, pts, dur)) in s.iter().enumerate() {
+        assert_eq!(b.len(), RECORD_SIZE);
+        assert_eq!(*pts, Some(gst::ClockTime::from_mseconds(40 * i as u64)));
+        assert_eq!(*dur, Some(gst::ClockTime::from_mseconds(40)));
+    }
+    let m = landmarks::mean_face();
+    for (i, r) in records(&s).iter().enumerate() {
+        assert_eq!(r.confidence, 1.0, "frame {i}");
+        // A still image: the identity is removed, so the points are the mean face.
+        let err = r
+            .points
+            .iter()
+            .zip(m.iter())
+            .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
+            .fold(0f32, f32::max);
+        assert!(err < 0.01, "frame {i}: {err}");
+        assert!(
+            r.pose.iter().all(|v| v.abs() < 0.01),
+            "frame {i}: {:?}",
+            r.pose
+        );
+    }
+}
+
+#[test]
+fn rgb_and_yuv_formats_agree() {
+    let (Some(_), Some(p)) = (model(), portrait()) else {
+        return;
+    };
+    for fmt in ["RGB", "BGRx", "RGBA", "I420", "NV12", "GRAY8"] {
+        let (s, _) = pull_all(&format!(
+            "filesrc location={p} ! jpegdec ! videoconvert ! imagefreeze num-buffers=3 ! \
+             videoconvert ! video/x-raw,format={fmt},framerate=25/1 ! facelandmarks ! appsink name=sink"
+        ))
+        .unwrap_or_else(|e| panic!("{fmt}: {e}"));
+        let r = records(&s);
+        assert_eq!(r.len(), 3, "{fmt}");
+        assert!(r.iter().all(|f| f.confidence == 1.0), "{fmt}");
+    }
+}
+
+#[test]
+fn blank_video_has_no_face() {
+    if model().is_none() {
+        return;
+    }
+    for pattern in ["black", "smpte"] {
+        let (s, _) = pull_all(&format!(
+            "videotestsrc pattern={pattern} num-buffers=5 ! \
+             video/x-raw,format=I420,width=360,height=288,framerate=25/1 ! \
+             facelandmarks ! appsink name=sink"
+        ))
+        .expect("pipeline runs");
+        let r = records(&s);
+        assert_eq!(r.len(), 5);
+        for f in r {
+            assert_eq!(f.confidence, 0.0, "{pattern}");
+            assert_eq!(f.points, *landmarks::mean_face());
+            assert_eq!(f.pose, [0.0; 6]);
+        }
+    }
+}
+
+#[test]
+fn missing_model_is_an_error_naming_it() {
+    init();
+    let e = pull_all(
+        "videotestsrc num-buffers=2 ! facelandmarks model=/nonexistent/dir/sp68.dat ! appsink name=sink",
+    )
+    .expect_err("a missing model must fail");
+    assert!(e.contains("/nonexistent/dir/sp68.dat"), "{e}");
+    assert!(e.contains("libdlib-data"), "{e}");
+}
+
+#[test]
+fn not_a_model_is_an_error() {
+    init();
+    let dir = std::env::temp_dir().join(format!("facelandmarks-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.dat");
+    std::fs::write(&bad, vec![7u8; 1000]).unwrap();
+    let e = pull_all(&format!(
+        "videotestsrc num-buffers=2 ! facelandmarks model={} ! appsink name=sink",
+        bad.display()
+    ))
+    .expect_err("a bad model must fail");
+    assert!(e.contains("bad.dat"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn harness_flush_and_properties() {
+    let (Some(_), Some(p)) = (model(), portrait()) else {
+        return;
+    };
+    init();
+    let el = gst::ElementFactory::make("facelandmarks")
+        .property("detect-interval", 3u32)
+        .build()
+        .unwrap();
+    assert_eq!(el.property::<u32>("detect-interval"), 3);
+    assert_eq!(el.property::<u32>("upsample"), 0);
+    let mut h = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+    let (g, w, hh) = portrait_gray(p);
+    h.set_src_caps_str(&format!(
+        "video/x-raw,format=GRAY8,width={w},height={hh},framerate=25/1"
+    ));
+    let stride = (w + 3) & !3;
+    let mut data = vec![0u8; stride * hh];
+    for y in 0..hh {
+        data[y * stride..y * stride + w].copy_from_slice(&g[y * w..(y + 1) * w]);
+    }
+    let frame = |i: u64| {
+        let mut b = gst::Buffer::from_slice(data.clone());
+        let bm = b.get_mut().unwrap();
+        bm.set_pts(gst::ClockTime::from_mseconds(40 * i));
+        bm.set_duration(gst::ClockTime::from_mseconds(40));
+        b
+    };
+    for i in 0..5 {
+        h.push(frame(i)).unwrap();
+        let out = h.pull().unwrap();
+        assert_eq!(out.pts(), Some(gst::ClockTime::from_mseconds(40 * i)));
+        let f = LandmarkFrame::from_bytes(&out.map_readable().unwrap()).unwrap();
+        assert_eq!(f.confidence, 1.0);
+    }
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+        gst::ClockTime,
+    >::new()));
+    h.push(frame(0)).unwrap();
+    let f = LandmarkFrame::from_bytes(&h.pull().unwrap().map_readable().unwrap()).unwrap();
+    assert_eq!(f.confidence, 1.0);
+    // Latency: none added.
+    let mut q = gst::query::Latency::new();
+    assert!(
+        h.element()
+            .unwrap()
+            .static_pad("src")
+            .unwrap()
+            .peer_query(&mut q)
+            || true
+    );
+}
+
+#[test]
+fn grid_clip_mouth_moves() {
+    if model().is_none() {
+        return;
+    }
+    let Some(clip) = grid_clip() else {
+        eprintln!("note: no GRID clip in {GRID_DIR}; skipping");
+        return;
+    };
+    let (s, caps) = pull_all(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! facelandmarks ! appsink name=sink",
+        clip.display()
+    ))
+    .expect("pipeline runs");
+    let caps = caps.expect("caps");
+    eprintln!("{}: {} frames, {caps}", clip.display(), s.len());
+    let r = records(&s);
+    assert!(r.len() > 50);
+    let found = r.iter().filter(|f| f.confidence == 1.0).count();
+    assert!(
+        found * 10 >= r.len() * 9,
+        "face in {found} of {} frames",
+        r.len()
+    );
+    let open: Vec<f32> = r
+        .iter()
+        .filter(|f| f.confidence == 1.0)
+        .map(|f| mouth_opening(&f.points))
+        .collect();
+    let mean = open.iter().sum::<f32>() / open.len() as f32;
+    let sd = (open.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / open.len() as f32).sqrt();
+    let (lo, hi) = open
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    eprintln!("mouth opening: mean {mean:.3} sd {sd:.3} range {lo:.3}..{hi:.3}");
+    assert!(hi - lo > 0.15, "the mouth hardly moves: {lo}..{hi}");
+    assert!(sd > 0.03);
+}
