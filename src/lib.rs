@@ -10,6 +10,7 @@ use gst::glib;
 
 pub mod audio2landmarks;
 pub mod dlib;
+pub mod facelandmarks;
 pub mod faceshape;
 pub mod features;
 pub mod landmarks;
@@ -30,5 +31,6 @@ gst::plugin_define!(
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     audio2landmarks::register(plugin)?;
+    facelandmarks::register(plugin)?;
     Ok(())
 }
