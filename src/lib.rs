@@ -14,6 +14,7 @@ pub mod facelandmarks;
 pub mod faceshape;
 pub mod features;
 pub mod landmarks;
+pub mod landmarks2face;
 pub mod motion;
 pub mod onnx;
 
@@ -31,6 +32,7 @@ gst::plugin_define!(
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     audio2landmarks::register(plugin)?;
+    landmarks2face::register(plugin)?;
     facelandmarks::register(plugin)?;
     Ok(())
 }

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The portrait: decoding, its landmarks, the aligned crop the model takes, and the map that pastes
+//! the generated crop back into the whole portrait.
+
+use std::path::Path;
+
+use crate::dlib::FaceLandmarker;
+use crate::landmarks::N_POINTS;
+
+/// Smallest face (width of dlib's detection box) accepted, in pixels.
+pub const MIN_FACE_PX: f32 = 64.0;
+
+/// How the crop is aligned to the reference landmarks: the model's `crop` metadata,
+/// `eyes:x36,y36,x45,y45` (where points 36 and 45, the outer eye corners, go, as fractions of the crop).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Crop {
+    pub size: usize,
+    pub eye_r: [f32; 2],
+    pub eye_l: [f32; 2],
+}
+
+impl Crop {
+    pub fn parse(s: &str, size: usize) -> Result<Crop, String> {
+        let spec = s
+            .strip_prefix("eyes:")
+            .ok_or_else(|| format!("crop {s:?} is not of the form eyes:x36,y36,x45,y45"))?;
+        let v: Vec<f32> = spec
+            .split(',')
+            .map(|x| x.trim().parse::<f32>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("crop {s:?} has a value that is not a number"))?;
+        if v.len() != 4 || v.iter().any(|x| !x.is_finite() || *x < 0.0 || *x > 1.0) {
+            return Err(format!(
+                "crop {s:?} needs four numbers between 0 and 1 (x36,y36,x45,y45)"
+            ));
+        }
+        if (v[2] - v[0]).abs() + (v[3] - v[1]).abs() < 0.05 {
+            return Err(format!("crop {s:?} puts both eyes at the same place"));
+        }
+        Ok(Crop {
+            size,
+            eye_r: [v[0], v[1]],
+            eye_l: [v[2], v[3]],
+        })
+    }
+
+    /// Crop units per canonical unit (the canonical frame has its eye corners 0.4 apart).
+    pub fn canonical_scale(&self) -> f32 {
+        let d = ((self.eye_l[0] - self.eye_r[0]).powi(2) + (self.eye_l[1] - self.eye_r[1]).powi(2))
+            .sqrt();
+        d / 0.4
+    }
+}
+
+/// A similarity transform `q = [a -b; b a] p + t`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Similarity {
+    pub a: f32,
+    pub b: f32,
+    pub tx: f32,
+    pub ty: f32,
+}
+
+impl Similarity {
+    /// The similarity that maps p1 to q1 and p2 to q2.
+    pub fn from_pairs(p1: [f32; 2], p2: [f32; 2], q1: [f32; 2], q2: [f32; 2]) -> Option<Self> {
+        let (px, py) = (p2[0] - p1[0], p2[1] - p1[1]);
+        let (qx, qy) = (q2[0] - q1[0], q2[1] - q1[1]);
+        let n = px * px + py * py;
+        if n < 1e-12 {
+            return None;
+        }
+        // (a + ib) = q / p as complex numbers.
+        let a = (qx * px + qy * py) / n;
+        let b = (qy * px - qx * py) / n;
+        let tx = q1[0] - (a * p1[0] - b * p1[1]);
+        let ty = q1[1] - (b * p1[0] + a * p1[1]);
+        Some(Similarity { a, b, tx, ty })
+    }
+
+    pub fn apply(&self, p: [f32; 2]) -> [f32; 2] {
+        [
+            self.a * p[0] - self.b * p[1] + self.tx,
+            self.b * p[0] + self.a * p[1] + self.ty,
+        ]
+    }
+
+    pub fn inverse(&self) -> Similarity {
+        let n = self.a * self.a + self.b * self.b;
+        let (a, b) = (self.a / n, -self.b / n);
+        Similarity {
+            a,
+            b,
+            tx: -(a * self.tx - b * self.ty),
+            ty: -(b * self.tx + a * self.ty),
+        }
+    }
+}
+
+/// One portrait pixel that the generated crop covers, with its bilinear taps in the crop.
+#[derive(Debug, Clone, Copy)]
+struct PasteTap {
+    pixel: u32,
+    crop0: u32,
+    fx: f32,
+    fy: f32,
+}
+
+/// A portrait ready to be driven.
+pub struct Identity {
+    pub width: usize,
+    pub height: usize,
+    /// The portrait, tightly packed RGBA.
+    pub rgba: Vec<u8>,
+    /// The aligned crop, CHW RGB in [0, 1], size x size.
+    pub reference: Vec<f32>,
+    /// The landmarks in crop coordinates scaled to [0, 1].
+    pub reference_landmarks: [[f32; 2]; N_POINTS],
+    pub crop: Crop,
+    taps: Vec<PasteTap>,
+}
+
+/// Decodes a PNG or JPEG file to RGBA.
+pub fn decode_image(path: &Path) -> Result<(Vec<u8>, usize, usize), String> {
+    let img = image::ImageReader::open(path)
+        .map_err(|e| format!("cannot open portrait {}: {e}", path.display()))?
+        .with_guessed_format()
+        .map_err(|e| format!("cannot read portrait {}: {e}", path.display()))?
+        .decode()
+        .map_err(|e| {
+            format!(
+                "cannot decode portrait {} (PNG or JPEG expected): {e}",
+                path.display()
+            )
+        })?;
+    let rgba = img.to_rgba8();
+    let (w, h) = (rgba.width() as usize, rgba.height() as usize);
+    Ok((rgba.into_raw(), w, h))
+}
+
+fn bilinear_rgba(rgba: &[u8], w: usize, h: usize, x: f32, y: f32, out: &mut [f32; 3]) {
+    // Continuous coordinates, pixel centres at +0.5; clamped to the border.
+    let xf = (x - 0.5).clamp(0.0, (w - 1) as f32);
+    let yf = (y - 0.5).clamp(0.0, (h - 1) as f32);
+    let (x0, y0) = (xf.floor() as usize, yf.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (fx, fy) = (xf - x0 as f32, yf - y0 as f32);
+    for (c, o) in out.iter_mut().enumerate() {
+        let p = |xx: usize, yy: usize| rgba[(yy * w + xx) * 4 + c] as f32;
+        let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
+        let bot = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
+        *o = (top * (1.0 - fy) + bot * fy) / 255.0;
+    }
+}
+
+impl Identity {
+    /// Finds the face of a portrait (tightly packed RGBA) and prepares the crop and paste-back map.
+    pub fn new(
+        rgba: Vec<u8>,
+        width: usize,
+        height: usize,
+        landmarker: &mut FaceLandmarker,
+        crop: Crop,
+    ) -> Result<Identity, String> {
+        if width < 16 || height < 16 || rgba.len() < width * height * 4 {
+            return Err(format!("portrait of {width}x{height} is too small"));
+        }
+        let gray: Vec<u8> = rgba
+            .chunks_exact(4)
+            .map(|p| ((p[0] as u32 * 77 + p[1] as u32 * 150 + p[2] as u32 * 29) >> 8) as u8)
+            .collect();
+        let mut faces = landmarker.detect(&gray, width, height, width, 1)?;
+        if faces.is_empty() {
+            return Err(format!(
+                "no face found in the portrait ({width}x{height}); a frontal face is needed"
+            ));
+        }
+        if faces.len() > 1 {
+            faces.sort_by(|a, b| {
+                let area = |f: &crate::dlib::FaceRect| (f.right - f.left) * (f.bottom - f.top);
+                area(b).total_cmp(&area(a))
+            });
+            let sizes: Vec<String> = faces
+                .iter()
+                .map(|f| format!("{:.0}px", f.right - f.left))
+                .collect();
+            return Err(format!(
+                "found {} faces in the portrait ({}); landmarks2face needs exactly one",
+                faces.len(),
+                sizes.join(", ")
+            ));
+        }
+        let face = &faces[0];
+        let fw = face.right - face.left;
+        if fw < MIN_FACE_PX {
+            return Err(format!(
+                "the face in the portrait is too small ({fw:.0} px wide; at least {MIN_FACE_PX:.0} px needed)"
+            ));
+        }
+        let raw = landmarker.landmarks(&gray, width, height, width, face)?;
+        let mut points = [[0f32; 2]; N_POINTS];
+        for (p, r) in points.iter_mut().zip(raw.iter()) {
+            *p = [r[0] + 0.5, r[1] + 0.5];
+        }
+        let to_crop = Similarity::from_pairs(points[36], points[45], crop.eye_r, crop.eye_l)
+            .ok_or("the portrait's eye corners coincide; cannot align the face")?;
+        let s = crop.size;
+        let mut reference_landmarks = [[0f32; 2]; N_POINTS];
+        for (r, p) in reference_landmarks.iter_mut().zip(points.iter()) {
+            *r = to_crop.apply(*p);
+        }
+        // The crop, sampled from the portrait.
+        let from_crop = to_crop.inverse();
+        let mut reference = vec![0f32; 3 * s * s];
+        let mut px = [0f32; 3];
+        for j in 0..s {
+            for i in 0..s {
+                let c = [(i as f32 + 0.5) / s as f32, (j as f32 + 0.5) / s as f32];
+                let q = from_crop.apply(c);
+                bilinear_rgba(&rgba, width, height, q[0], q[1], &mut px);
+                for (ch, v) in px.iter().enumerate() {
+                    reference[ch * s * s + j * s + i] = *v;
+                }
+            }
+        }
+        // Paste-back taps: every portrait pixel inside the crop's footprint.
+        let corners = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]].map(|c| from_crop.apply(c));
+        let minx = corners
+            .iter()
+            .map(|c| c[0])
+            .fold(f32::MAX, f32::min)
+            .floor()
+            .max(0.0) as usize;
+        let maxx =
+            (corners.iter().map(|c| c[0]).fold(f32::MIN, f32::max).ceil() as usize).min(width);
+        let miny = corners
+            .iter()
+            .map(|c| c[1])
+            .fold(f32::MAX, f32::min)
+            .floor()
+            .max(0.0) as usize;
+        let maxy =
+            (corners.iter().map(|c| c[1]).fold(f32::MIN, f32::max).ceil() as usize).min(height);
+        let mut taps = Vec::new();
+        for y in miny..maxy {
+            for x in minx..maxx {
+                let c = to_crop.apply([x as f32 + 0.5, y as f32 + 0.5]);
+                let (cx, cy) = (c[0] * s as f32 - 0.5, c[1] * s as f32 - 0.5);
+                if cx < 0.0 || cy < 0.0 || cx >= (s - 1) as f32 || cy >= (s - 1) as f32 {
+                    continue;
+                }
+                let (x0, y0) = (cx.floor() as usize, cy.floor() as usize);
+                taps.push(PasteTap {
+                    pixel: (y * width + x) as u32,
+                    crop0: (y0 * s + x0) as u32,
+                    fx: cx - x0 as f32,
+                    fy: cy - y0 as f32,
+                });
+            }
+        }
+        Ok(Identity {
+            width,
+            height,
+            rgba,
+            reference,
+            reference_landmarks,
+            crop,
+            taps,
+        })
+    }
+
+    /// Writes the generated crop (CHW RGB in [0, 1]) as tightly packed RGBA, size x size.
+    pub fn crop_to_rgba(&self, frame: &[f32], out: &mut [u8]) {
+        let n = self.crop.size * self.crop.size;
+        for (i, px) in out.chunks_exact_mut(4).enumerate().take(n) {
+            for (c, o) in px.iter_mut().take(3).enumerate() {
+                *o = (frame[c * n + i] * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+            }
+            px[3] = 255;
+        }
+    }
+
+    /// Writes the whole portrait with the generated crop blended in by `mask` (or wholly where
+    /// the model has no mask), tightly packed RGBA, width x height.
+    pub fn paste_to_rgba(&self, frame: &[f32], mask: Option<&[f32]>, out: &mut [u8]) {
+        out[..self.rgba.len()].copy_from_slice(&self.rgba);
+        let s = self.crop.size;
+        let n = s * s;
+        for t in &self.taps {
+            let i0 = t.crop0 as usize;
+            let (i1, i2, i3) = (i0 + 1, i0 + s, i0 + s + 1);
+            let (w0, w1, w2, w3) = (
+                (1.0 - t.fx) * (1.0 - t.fy),
+                t.fx * (1.0 - t.fy),
+                (1.0 - t.fx) * t.fy,
+                t.fx * t.fy,
+            );
+            let m = match mask {
+                Some(m) => (m[i0] * w0 + m[i1] * w1 + m[i2] * w2 + m[i3] * w3).clamp(0.0, 1.0),
+                None => 1.0,
+            };
+            if m <= 0.0 {
+                continue;
+            }
+            let p = t.pixel as usize * 4;
+            for c in 0..3 {
+                let f = &frame[c * n..(c + 1) * n];
+                let g = (f[i0] * w0 + f[i1] * w1 + f[i2] * w2 + f[i3] * w3) * 255.0;
+                let v = out[p + c] as f32 * (1.0 - m) + g * m;
+                out[p + c] = (v + 0.5).clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn similarity_maps_pairs_and_inverts() {
+        let s =
+            Similarity::from_pairs([10.0, 20.0], [50.0, 24.0], [0.3, 0.33], [0.7, 0.33]).unwrap();
+        let q = s.apply([10.0, 20.0]);
+        assert!((q[0] - 0.3).abs() < 1e-5 && (q[1] - 0.33).abs() < 1e-5);
+        let q = s.apply([50.0, 24.0]);
+        assert!((q[0] - 0.7).abs() < 1e-5 && (q[1] - 0.33).abs() < 1e-5);
+        let p = s.inverse().apply(s.apply([33.0, -7.0]));
+        assert!((p[0] - 33.0).abs() < 1e-3 && (p[1] + 7.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn crop_metadata() {
+        let c = Crop::parse("eyes:0.3,0.333333,0.7,0.333333", 256).unwrap();
+        assert!((c.canonical_scale() - 1.0).abs() < 1e-5);
+        assert!(Crop::parse("centre:0.5", 256).is_err());
+        assert!(Crop::parse("eyes:0.3,0.3,0.3,0.3", 256).is_err());
+        assert!(Crop::parse("eyes:0.3,x,0.7,0.3", 256).is_err());
+    }
+}

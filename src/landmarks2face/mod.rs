@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+/**
+ * element-landmarks2face:
+ *
+ * Landmark frames plus one portrait in, video of that person speaking out. The portrait is given
+ * by the `portrait` property (a PNG or JPEG file) or through the optional `portrait` sink pad
+ * (video/x-raw), which lets the identity change while playing. Its 68 landmarks are found with
+ * dlib's 68-point model; the face is cropped and aligned as the model's `crop` metadata says; each
+ * landmark frame's expression (relative to the mean face) is applied to the portrait's own
+ * landmarks, its pose as a rigid motion, and the model (ONNX, through ONNX Runtime) renders the
+ * face. In `full` mode the generated face is pasted back into the whole portrait.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 filesrc location=speech.wav ! decodebin ! audioconvert ! audioresample ! \
+ *     audio2landmarks ! landmarks2face portrait=face.jpg ! videoconvert ! autovideosink
+ * gst-launch-1.0 filesrc location=speech.wav ! decodebin ! audioconvert ! audioresample ! \
+ *     audio2landmarks ! landmarks2face name=f ! videoconvert ! autovideosink \
+ *     filesrc location=face.jpg ! jpegdec ! videoconvert ! imagefreeze ! f.portrait
+ * ]|
+ */
+use gst::glib;
+use gst::prelude::*;
+
+mod identity;
+mod imp;
+
+glib::wrapper! {
+    pub struct Landmarks2Face(ObjectSubclass<imp::Landmarks2Face>) @extends gst::Element, gst::Object;
+}
+
+/// What the element outputs.
+#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstLandmarks2FaceMode")]
+pub enum Mode {
+    #[enum_value(name = "The aligned face crop the model makes", nick = "crop")]
+    Crop = 0,
+    #[default]
+    #[enum_value(name = "The whole portrait with the face pasted back", nick = "full")]
+    Full = 1,
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    Mode::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    gst::Element::register(
+        Some(plugin),
+        "landmarks2face",
+        gst::Rank::NONE,
+        Landmarks2Face::static_type(),
+    )
+}

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! landmarks2face with the default generator (models/landmarks2face.onnx, made by
+//! training/make_warp_generator.py) and a public-domain portrait (Debian python-matplotlib-data).
+
+mod common;
+
+use common::*;
+use gst::prelude::*;
+use gst_video::prelude::*;
+use gsttalkingface::landmarks::{self, LandmarkFrame};
+
+const PORTRAIT: &str = "/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg";
+
+fn l2f_model() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/models/landmarks2face.onnx").to_string()
+}
+
+fn element(mode: &str) -> gst::Element {
+    init();
+    let e = gst::ElementFactory::make("landmarks2face")
+        .property("model", l2f_model())
+        .property("portrait", PORTRAIT)
+        .property("threads", 1u32)
+        .build()
+        .unwrap();
+    e.set_property_from_str("mode", mode);
+    e
+}
+
+fn landmark_caps() -> gst::Caps {
+    landmarks::caps(Some(gst::Fraction::new(25, 1)))
+}
+
+fn lm_buffer(f: &LandmarkFrame, n: u64) -> gst::Buffer {
+    let mut b = gst::Buffer::from_mut_slice(f.to_bytes().to_vec());
+    {
+        let b = b.get_mut().unwrap();
+        b.set_pts(gst::ClockTime::from_mseconds(40 * n));
+        b.set_duration(gst::ClockTime::from_mseconds(40));
+        b.set_offset(n);
+    }
+    b
+}
+
+fn harness(e: &gst::Element, out_caps: Option<&str>) -> gst_check::Harness {
+    let mut h = gst_check::Harness::with_element(e, Some("sink"), Some("src"));
+    if let Some(c) = out_caps {
+        h.set_sink_caps_str(c);
+    }
+    h.play();
+    h.set_src_caps(landmark_caps());
+    h
+}
+
+fn rgba_of(b: &gst::Buffer, caps: &gst::Caps) -> (Vec<u8>, usize, usize) {
+    let info = gst_video::VideoInfo::from_caps(caps).unwrap();
+    assert_eq!(info.format(), gst_video::VideoFormat::Rgba);
+    let f = gst_video::VideoFrameRef::from_buffer_ref_readable(b.as_ref(), &info).unwrap();
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let stride = f.plane_stride()[0] as usize;
+    let data = f.plane_data(0).unwrap();
+    let mut out = Vec::with_capacity(w * h * 4);
+    for y in 0..h {
+        out.extend_from_slice(&data[y * stride..y * stride + w * 4]);
+    }
+    (out, w, h)
+}
+
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let mse: f64 = a
+        .iter()
+        .zip(b)
+        .enumerate()
+        .filter(|(i, _)| i % 4 != 3)
+        .map(|(_, (x, y))| (*x as f64 - *y as f64).powi(2))
+        .sum::<f64>()
+        / (a.len() as f64 * 0.75);
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
+}
+
+fn portrait_rgba() -> (Vec<u8>, usize, usize) {
+    let img = image::open(PORTRAIT).unwrap().to_rgba8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    (img.into_raw(), w, h)
+}
+
+/// The mean face with the jaw dropped by `d` canonical units.
+fn open_mouth(d: f32) -> LandmarkFrame {
+    let mut f = LandmarkFrame::default();
+    for i in [56, 57, 58, 65, 66, 67] {
+        f.points[i][1] += d;
+    }
+    for i in [5, 6, 7, 8, 9, 10, 11, 55, 59] {
+        f.points[i][1] += d * 0.7;
+    }
+    f
+}
+
+#[test]
+fn full_mode_negotiates_portrait_size_and_keeps_identity() {
+    let e = element("full");
+    let mut h = harness(&e, None);
+    h.push(lm_buffer(&LandmarkFrame::default(), 0)).unwrap();
+    let out = h.pull().unwrap();
+    let caps = h.sinkpad().unwrap().current_caps().unwrap();
+    let s = caps.structure(0).unwrap();
+    assert_eq!(s.get::<i32>("width").unwrap(), 512);
+    assert_eq!(s.get::<i32>("height").unwrap(), 600);
+    assert_eq!(s.get::<&str>("format").unwrap(), "RGBA");
+    assert_eq!(
+        s.get::<gst::Fraction>("framerate").unwrap(),
+        gst::Fraction::new(25, 1)
+    );
+    assert_eq!(out.pts(), Some(gst::ClockTime::ZERO));
+    assert_eq!(out.duration(), Some(gst::ClockTime::from_mseconds(40)));
+    // Target = the portrait's own landmarks: the portrait comes back.
+    let (got, w, hh) = rgba_of(&out, &caps);
+    let (orig, ow, oh) = portrait_rgba();
+    assert_eq!((w, hh), (ow, oh));
+    let p = psnr(&got, &orig);
+    assert!(p > 38.0, "identity PSNR {p:.1} dB");
+}
+
+#[test]
+fn open_mouth_changes_the_mouth_and_only_the_face() {
+    let e = element("full");
+    let mut h = harness(&e, None);
+    h.push(lm_buffer(&LandmarkFrame::default(), 0)).unwrap();
+    h.push(lm_buffer(&open_mouth(0.08), 1)).unwrap();
+    let caps = h.sinkpad().unwrap().current_caps().unwrap();
+    let (a, w, hh) = rgba_of(&h.pull().unwrap(), &caps);
+    let b1 = h.pull().unwrap();
+    assert_eq!(b1.pts(), Some(gst::ClockTime::from_mseconds(40)));
+    let (b, _, _) = rgba_of(&b1, &caps);
+    // Changed pixels: many, all in the lower face, none in the top quarter (cap, flag).
+    let mut changed = 0usize;
+    let (mut top, mut dark) = (0usize, 0usize);
+    for y in 0..hh {
+        for x in 0..w {
+            let i = (y * w + x) * 4;
+            let d: i32 = (0..3)
+                .map(|c| (a[i + c] as i32 - b[i + c] as i32).abs())
+                .sum();
+            if d > 30 {
+                changed += 1;
+                if y < hh / 4 {
+                    top += 1;
+                }
+                let lum: u32 = (0..3).map(|c| b[i + c] as u32).sum();
+                if lum < 120 {
+                    dark += 1;
+                }
+            }
+        }
+    }
+    assert!(changed > 1500, "{changed} pixels changed");
+    assert_eq!(top, 0);
+    assert!(dark > 200, "no dark mouth cavity ({dark} dark pixels)");
+}
+
+#[test]
+fn crop_mode_and_converted_formats() {
+    let e = element("crop");
+    let mut h = harness(&e, None);
+    h.push(lm_buffer(&LandmarkFrame::default(), 0)).unwrap();
+    let _ = h.pull().unwrap();
+    let caps = h.sinkpad().unwrap().current_caps().unwrap();
+    let s = caps.structure(0).unwrap();
+    assert_eq!(
+        (
+            s.get::<i32>("width").unwrap(),
+            s.get::<i32>("height").unwrap()
+        ),
+        (256, 256)
+    );
+
+    let e = element("full");
+    let mut h = harness(
+        &e,
+        Some("video/x-raw,format=I420,width=320,height=240,framerate=25/1"),
+    );
+    h.push(lm_buffer(&LandmarkFrame::default(), 0)).unwrap();
+    let out = h.pull().unwrap();
+    let caps = h.sinkpad().unwrap().current_caps().unwrap();
+    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+    assert_eq!(info.format(), gst_video::VideoFormat::I420);
+    assert_eq!((info.width(), info.height()), (320, 240));
+    assert_eq!(out.size(), info.size());
+}
+
+#[test]
+fn portrait_pad_and_identity_change_while_playing() {
+    init();
+    let e = gst::ElementFactory::make("landmarks2face")
+        .property("model", l2f_model())
+        .build()
+        .unwrap();
+    let mut hp = gst_check::Harness::with_element(&e, Some("portrait"), None);
+    let mut h = gst_check::Harness::with_element(&e, Some("sink"), Some("src"));
+    h.play();
+    h.set_src_caps(landmark_caps());
+    let (rgba, w, hh) = portrait_rgba();
+    hp.set_src_caps_str(&format!(
+        "video/x-raw,format=RGBA,width={w},height={hh},framerate=0/1"
+    ));
+    hp.push(gst::Buffer::from_mut_slice(rgba.clone())).unwrap();
+    h.push(lm_buffer(&LandmarkFrame::default(), 0)).unwrap();
+    let first = h.pull().unwrap();
+    let caps = h.sinkpad().unwrap().current_caps().unwrap();
+    let (got, _, _) = rgba_of(&first, &caps);
+    assert!(psnr(&got, &rgba) > 38.0);
+
+    // A second identity of another size: the mirrored portrait with a border, 600 x 640.
+    let (w2, h2) = (600usize, 640usize);
+    let mut other = vec![40u8; w2 * h2 * 4];
+    for y in 0..hh {
+        for x in 0..w {
+            let s = (y * w + (w - 1 - x)) * 4;
+            let d = ((y + 20) * w2 + x + 44) * 4;
+            other[d..d + 4].copy_from_slice(&rgba[s..s + 4]);
+        }
+    }
+    hp.set_src_caps_str(&format!(
+        "video/x-raw,format=RGBA,width={w2},height={h2},framerate=0/1"
+    ));
+    hp.push(gst::Buffer::from_mut_slice(other.clone())).unwrap();
+    h.push(lm_buffer(&LandmarkFrame::default(), 1)).unwrap();
+    let second = h.pull().unwrap();
+    let caps = h.sinkpad().unwrap().current_caps().unwrap();
+    let s = caps.structure(0).unwrap();
+    assert_eq!(
+        (
+            s.get::<i32>("width").unwrap(),
+            s.get::<i32>("height").unwrap()
+        ),
+        (600, 640)
+    );
+    let (got, _, _) = rgba_of(&second, &caps);
+    assert!(psnr(&got, &other) > 38.0);
+}
+
+#[test]
+fn speech_pipeline_end_to_end() {
+    run_pipeline(&format!(
+        "audiotestsrc num-buffers=20 ! audioconvert ! audioresample ! audio2landmarks model={} ! \
+         landmarks2face model={} portrait={PORTRAIT} ! videoconvert ! fakesink",
+        model("a2l_test.onnx"),
+        l2f_model()
+    ))
+    .unwrap();
+}
+
+fn error_of(props: &str) -> String {
+    run_pipeline(&format!(
+        "audiotestsrc num-buffers=5 ! audioconvert ! audioresample ! audio2landmarks model={} ! \
+         landmarks2face {props} ! fakesink",
+        model("a2l_test.onnx")
+    ))
+    .expect_err("should fail")
+}
+
+fn write_png(name: &str, rgba: &[u8], w: usize, h: usize) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("l2f-{}-{name}", std::process::id()));
+    image::save_buffer(
+        &p,
+        rgba,
+        w as u32,
+        h as u32,
+        image::ExtendedColorType::Rgba8,
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn bad_portraits_and_models() {
+    let m = l2f_model();
+    // No face: a flat grey picture.
+    let grey = write_png("grey.png", &vec![128u8; 300 * 300 * 4], 300, 300);
+    let msg = error_of(&format!("model={m} portrait={}", grey.display()));
+    assert!(msg.contains("no face"), "{msg}");
+    // Two faces side by side.
+    let (rgba, w, h) = portrait_rgba();
+    let mut two = vec![0u8; 2 * w * h * 4];
+    for y in 0..h {
+        for k in 0..2 {
+            let d = (y * 2 * w + k * w) * 4;
+            two[d..d + w * 4].copy_from_slice(&rgba[y * w * 4..(y + 1) * w * 4]);
+        }
+    }
+    let twop = write_png("two.png", &two, 2 * w, h);
+    let msg = error_of(&format!("model={m} portrait={}", twop.display()));
+    assert!(msg.contains("2 faces"), "{msg}");
+    // Not an image.
+    let msg = error_of(&format!("model={m} portrait={}", model("a2l_test.onnx")));
+    assert!(msg.contains("cannot decode portrait"), "{msg}");
+    // No portrait at all.
+    let msg = error_of(&format!("model={m}"));
+    assert!(msg.contains("no portrait"), "{msg}");
+    // A model of the other kind.
+    let msg = error_of(&format!(
+        "model={} portrait={PORTRAIT}",
+        model("a2l_test.onnx")
+    ));
+    assert!(msg.contains("kind"), "{msg}");
+    // dlib's model missing.
+    let msg = error_of(&format!(
+        "model={m} portrait={PORTRAIT} face-model=/nonexistent/sp.dat"
+    ));
+    assert!(msg.contains("/nonexistent/sp.dat"), "{msg}");
+    let _ = std::fs::remove_file(grey);
+    let _ = std::fs::remove_file(twop);
+}
+
+#[test]
+fn wrong_size_landmark_buffer_is_an_error() {
+    let e = element("crop");
+    let bus = gst::Bus::new();
+    e.set_bus(Some(&bus));
+    let mut h = harness(&e, None);
+    let r = h.push(gst::Buffer::from_mut_slice(vec![0u8; 100]));
+    assert!(r.is_err());
+    let err = bus
+        .iter()
+        .find(|m| matches!(m.view(), gst::MessageView::Error(_)))
+        .expect("an error message");
+    if let gst::MessageView::Error(e) = err.view() {
+        assert!(e.error().to_string().contains("576"), "{}", e.error());
+    }
+}

@@ -1,0 +1,294 @@
+"""Makes the default landmarks2face generator, models/landmarks2face.onnx: a dense piecewise-affine
+warp of the reference crop driven by the landmarks, with a synthesized mouth interior where the
+target's lips part more than the reference's. No learned weights; no training data.
+
+The graph (standard ONNX operators only, opset 17, so it runs on TensorRT, CUDA and CPU):
+
+1. Control points: the 68 landmarks plus fixed anchors on and near the crop border (same place in
+   reference and target), triangulated once (Delaunay on the mean face, models/mean_face.txt,
+   which is also the crop frame: the crop puts the outer eye corners where the canonical frame does).
+2. On a coarse G x G grid of target positions, each triangle's barycentric coordinates are computed
+   in closed form; each grid point takes the triangle that contains it (largest minimum barycentric
+   coordinate) and maps through that triangle's affine map to a reference position.
+3. The coarse map is upsampled (bilinear) to S x S and the reference is sampled there (GridSample).
+4. Mouth interior: inside the target's inner-lip polygon (crossing-number test), where the target
+   mouth is more open than the reference's, a cavity is painted: upper teeth below the upper lip,
+   a dark, shaded cavity below, lower teeth at the bottom edge, all softened at the edges.
+5. `mask`: where the face changed (displacement or painted interior), feathered, zero at the border,
+   for pasting the crop back into the full portrait.
+
+    python3 training/make_warp_generator.py [--size 256] [--grid 64]
+"""
+import argparse
+import pathlib
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from scipy.spatial import Delaunay
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+MEAN = np.loadtxt(ROOT / "models" / "mean_face.txt", dtype=np.float64)
+
+# Crop frame: points 36 and 45 (outer eye corners) at these fractions of the crop.
+CROP = "eyes:0.3,0.333333,0.7,0.333333"
+
+
+def anchors():
+    """Fixed control points: the crop border and a ring between it and the face."""
+    pts = []
+    for t in np.linspace(0.0, 1.0, 6):
+        pts += [(t, 0.0), (t, 1.0)]
+    for t in np.linspace(0.2, 0.8, 4):
+        pts += [(0.0, t), (1.0, t)]
+    return np.array(pts, dtype=np.float64)
+
+
+def triangles():
+    verts = np.concatenate([MEAN, anchors()], axis=0)
+    tri = Delaunay(verts).simplices.astype(np.int64)
+    # Keep the mouth's inner region triangulated across the lips; the topology stays fixed.
+    return verts, tri
+
+
+class G:
+    """A tiny graph builder."""
+
+    def __init__(self):
+        self.nodes, self.inits, self.n = [], [], 0
+
+    def name(self, base):
+        self.n += 1
+        return f"{base}_{self.n}"
+
+    def const(self, value, base="c"):
+        nm = self.name(base)
+        arr = np.asarray(value)
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        self.inits.append(numpy_helper.from_array(arr, nm))
+        return nm
+
+    def op(self, op_type, inputs, base=None, outputs=None, **attrs):
+        out = outputs or [self.name(base or op_type.lower())]
+        self.nodes.append(helper.make_node(op_type, inputs, out, **attrs))
+        return out[0] if len(out) == 1 else out
+
+
+def build(size: int, grid: int):
+    verts, tri = triangles()
+    n_anchor = verts.shape[0] - 68
+    T = tri.shape[0]
+    g = G()
+
+    # Control points [N, V, 2]: landmarks then anchors.
+    anchor_c = g.const(anchors()[None].astype(np.float32), "anchors")  # [1, A, 2]
+    shape_a = g.op("Shape", ["target_landmarks"])
+    n_dim = g.op("Slice", [shape_a, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64))])
+    a_shape = g.op("Concat", [n_dim, g.const(np.array([n_anchor, 2], np.int64))], axis=0)
+    anchors_n = g.op("Expand", [anchor_c, a_shape])
+    tgt = g.op("Concat", ["target_landmarks", anchors_n], axis=1)
+    ref = g.op("Concat", ["reference_landmarks", anchors_n], axis=1)
+
+    tri_idx = g.const(tri.reshape(-1), "tri")  # [T*3]
+    tv = g.op("Gather", [tgt, tri_idx], axis=1)  # [N, T*3, 2]
+    rv = g.op("Gather", [ref, tri_idx], axis=1)
+    tv = g.op("Reshape", [tv, g.const(np.array([0, T, 3, 2], np.int64))])
+    rv = g.op("Reshape", [rv, g.const(np.array([0, T, 3, 2], np.int64))])
+
+    def comp(t, k, c):  # vertex k, coordinate c: [N, T]
+        s = g.op("Slice", [t, g.const(np.array([k, c], np.int64)), g.const(np.array([k + 1, c + 1], np.int64)),
+                           g.const(np.array([2, 3], np.int64))])
+        return g.op("Reshape", [s, g.const(np.array([0, T], np.int64))])
+
+    x1, y1, x2, y2, x3, y3 = (comp(tv, k, c) for k in range(3) for c in range(2))
+    sub = lambda a, b: g.op("Sub", [a, b])
+    mul = lambda a, b: g.op("Mul", [a, b])
+    add = lambda a, b: g.op("Add", [a, b])
+    det = add(mul(sub(y2, y3), sub(x1, x3)), mul(sub(x3, x2), sub(y1, y3)))
+    eps = g.const(np.float32(1e-9))
+    absdet = g.op("Abs", [det])
+    valid = g.op("Greater", [absdet, eps])
+    det_safe = g.op("Where", [valid, det, g.const(np.float32(1.0))])
+    a1 = g.op("Div", [sub(y2, y3), det_safe])
+    b1 = g.op("Div", [sub(x3, x2), det_safe])
+    a2 = g.op("Div", [sub(y3, y1), det_safe])
+    b2 = g.op("Div", [sub(x1, x3), det_safe])
+    c1 = g.op("Neg", [add(mul(a1, x3), mul(b1, y3))])
+    c2 = g.op("Neg", [add(mul(a2, x3), mul(b2, y3))])
+    a3 = g.op("Neg", [add(a1, a2)])
+    b3 = g.op("Neg", [add(b1, b2)])
+    c3 = sub(g.const(np.float32(1.0)), add(c1, c2))
+    # Minv [N, T, 3, 3]: rows give barycentric coordinates from (x, y, 1).
+    parts = [g.op("Unsqueeze", [v, g.const(np.array([2], np.int64))]) for v in (a1, b1, c1, a2, b2, c2, a3, b3, c3)]
+    minv = g.op("Concat", parts, axis=2)
+    minv = g.op("Reshape", [minv, g.const(np.array([0, T, 3, 3], np.int64))])
+
+    # Coarse grid of target positions [3, G*G] (cell centres).
+    cs = (np.arange(grid) + 0.5) / grid
+    gy, gx = np.meshgrid(cs, cs, indexing="ij")
+    X = np.stack([gx.reshape(-1), gy.reshape(-1), np.ones(grid * grid)], axis=0).astype(np.float32)
+    Xc = g.const(X, "grid")
+    lam = g.op("MatMul", [minv, Xc])  # [N, T, 3, GG]
+    score = g.op("ReduceMin", [lam], axes=[2], keepdims=0)  # [N, T, GG]
+    neg = g.const(np.float32(-1e9))
+    valid_e = g.op("Unsqueeze", [valid, g.const(np.array([2], np.int64))])
+    score = g.op("Where", [valid_e, score, neg])
+    best = g.op("ReduceMax", [score], axes=[1], keepdims=1)
+    onehot = g.op("Cast", [g.op("Equal", [score, best])], to=TensorProto.FLOAT)  # [N, T, GG]
+    cnt = g.op("ReduceSum", [onehot, g.const(np.array([1], np.int64))], keepdims=1)
+    onehot = g.op("Div", [onehot, cnt])
+    # Affine maps target -> reference: B = R^T Minv, R^T [N, T, 2, 3].
+    rT = g.op("Transpose", [rv], perm=[0, 1, 3, 2])
+    B = g.op("MatMul", [rT, minv])  # [N, T, 2, 3]
+    src = g.op("MatMul", [B, Xc])  # [N, T, 2, GG]
+    oh = g.op("Unsqueeze", [onehot, g.const(np.array([2], np.int64))])
+    src = g.op("ReduceSum", [g.op("Mul", [src, oh]), g.const(np.array([1], np.int64))], keepdims=0)  # [N, 2, GG]
+    src = g.op("Reshape", [src, g.const(np.array([0, 2, grid, grid], np.int64))])
+    # Displacement on the coarse grid, upsampled, added to the fine identity grid (exact at rest).
+    ident_c = g.const(X[:2].reshape(1, 2, grid, grid), "ident_coarse")
+    disp_c = g.op("Sub", [src, ident_c])
+    disp = g.op("Resize", [disp_c, "", g.const(np.array([1, 1, size / grid, size / grid], np.float32))],
+                mode="linear", coordinate_transformation_mode="half_pixel")
+    fs = (np.arange(size) + 0.5) / size
+    fy, fx = np.meshgrid(fs, fs, indexing="ij")
+    ident_f = g.const(np.stack([fx, fy], axis=0)[None].astype(np.float32), "ident_fine")  # [1, 2, S, S]
+    flow = g.op("Add", [disp, ident_f])  # [N, 2, S, S] reference positions in [0, 1]
+    gridt = g.op("Transpose", [flow], perm=[0, 2, 3, 1])
+    gridt = g.op("Sub", [g.op("Mul", [gridt, g.const(np.float32(2.0))]), g.const(np.float32(1.0))])
+    warped = g.op("GridSample", ["reference", gridt], mode="bilinear", padding_mode="border", align_corners=0)
+
+    # Mouth interior: inner-lip polygon 60..67 of the target, crossing-number test per pixel.
+    inner = list(range(60, 68))
+    poly = g.op("Gather", ["target_landmarks", g.const(np.array(inner, np.int64))], axis=1)  # [N, 8, 2]
+    poly_n = g.op("Gather", ["target_landmarks", g.const(np.array(inner[1:] + inner[:1], np.int64))], axis=1)
+
+    def coord(t, c, base):  # [N, 8, 1]
+        s = g.op("Slice", [t, g.const(np.array([c], np.int64)), g.const(np.array([c + 1], np.int64)),
+                           g.const(np.array([2], np.int64))])
+        return s
+
+    xi, yi, xj, yj = coord(poly, 0, "xi"), coord(poly, 1, "yi"), coord(poly_n, 0, "xj"), coord(poly_n, 1, "yj")
+    pxx = g.op("Slice", [ident_f, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)),
+                         g.const(np.array([1], np.int64))])  # [1, 1, S, S]
+    pyy = g.op("Slice", [ident_f, g.const(np.array([1], np.int64)), g.const(np.array([2], np.int64)),
+                         g.const(np.array([1], np.int64))])
+    px = g.op("Reshape", [pxx, g.const(np.array([1, 1, -1], np.int64))])
+    py = g.op("Reshape", [pyy, g.const(np.array([1, 1, -1], np.int64))])
+    above_i = g.op("Greater", [yi, py])
+    above_j = g.op("Greater", [yj, py])
+    straddle = g.op("Xor", [above_i, above_j])
+    dy = sub(yj, yi)
+    dy_safe = g.op("Where", [g.op("Greater", [g.op("Abs", [dy]), g.const(np.float32(1e-9))]), dy, g.const(np.float32(1e-9))])
+    xcross = add(g.op("Div", [mul(sub(xj, xi), sub(py, yi)), dy_safe]), xi)
+    cross = g.op("And", [straddle, g.op("Less", [px, xcross])])
+    ncross = g.op("ReduceSum", [g.op("Cast", [cross], to=TensorProto.FLOAT), g.const(np.array([1], np.int64))], keepdims=1)
+    inside = g.op("Mod", [ncross, g.const(np.float32(2.0))], fmod=1)  # [N, 1, S*S]
+    inside = g.op("Reshape", [inside, g.const(np.array([0, 1, size, size], np.int64))])
+
+    # Opening (inner-lip gap, points 62 and 66) of target and reference, and the mouth's geometry.
+    def pt(t, i, c):
+        s = g.op("Slice", [t, g.const(np.array([i, c], np.int64)), g.const(np.array([i + 1, c + 1], np.int64)),
+                           g.const(np.array([1, 2], np.int64))])
+        return g.op("Reshape", [s, g.const(np.array([-1, 1, 1, 1], np.int64))])  # [N, 1, 1, 1]
+
+    open_t = sub(pt("target_landmarks", 66, 1), pt("target_landmarks", 62, 1))
+    open_r = sub(pt("reference_landmarks", 66, 1), pt("reference_landmarks", 62, 1))
+    width = sub(pt("target_landmarks", 64, 0), pt("target_landmarks", 60, 0))
+    width = g.op("Max", [width, g.const(np.float32(1e-3))])
+    more_open = g.op("Clip", [g.op("Div", [sub(open_t, open_r), g.const(np.float32(0.015))]),
+                              g.const(np.float32(0.0)), g.const(np.float32(1.0))])
+    # Vertical position inside the mouth: t = 0 at the upper inner lip, 1 at the lower.
+    y_up = g.op("Div", [add(add(pt("target_landmarks", 61, 1), pt("target_landmarks", 62, 1)), pt("target_landmarks", 63, 1)),
+                        g.const(np.float32(3.0))])
+    y_lo = g.op("Div", [add(add(pt("target_landmarks", 65, 1), pt("target_landmarks", 66, 1)), pt("target_landmarks", 67, 1)),
+                        g.const(np.float32(3.0))])
+    gap = g.op("Max", [sub(y_lo, y_up), g.const(np.float32(1e-3))])
+    tpos = g.op("Clip", [g.op("Div", [sub(pyy, y_up), gap]), g.const(np.float32(0.0)), g.const(np.float32(1.0))])
+    x_c = g.op("Div", [add(pt("target_landmarks", 60, 0), pt("target_landmarks", 64, 0)), g.const(np.float32(2.0))])
+    u = g.op("Div", [sub(pxx, x_c), g.op("Mul", [width, g.const(np.float32(0.5))])])
+    side = g.op("Clip", [sub(g.const(np.float32(1.0)), g.op("Mul", [mul(u, u), g.const(np.float32(0.7))])),
+                         g.const(np.float32(0.15)), g.const(np.float32(1.0))])  # darker at the corners
+    # Teeth height: about a tenth of the mouth width, at most half the gap (upper), a third (lower).
+    teeth_h = g.op("Mul", [width, g.const(np.float32(0.11))])
+    up_teeth = g.op("Clip", [g.op("Div", [sub(g.op("Min", [teeth_h, g.op("Mul", [gap, g.const(np.float32(0.55))])]),
+                                              sub(pyy, y_up)), g.const(np.float32(0.004))]),
+                             g.const(np.float32(0.0)), g.const(np.float32(1.0))])
+    lo_teeth = g.op("Clip", [g.op("Div", [sub(sub(pyy, y_lo), g.op("Neg", [g.op("Min", [g.op("Mul", [teeth_h, g.const(np.float32(0.6))]),
+                                                                                        g.op("Mul", [gap, g.const(np.float32(0.3))])])])),
+                                          g.const(np.float32(0.004))]),
+                             g.const(np.float32(0.0)), g.const(np.float32(1.0))])
+    teeth = g.op("Max", [up_teeth, g.op("Mul", [lo_teeth, g.const(np.float32(0.8))])])
+    # Gaps between teeth: thin darker lines, about eight teeth across the mouth, wider at the front.
+    phase = g.op("Mul", [u, g.const(np.float32(np.pi * 4.0))])
+    gaps = g.op("Pow", [g.op("Abs", [g.op("Cos", [phase])]), g.const(np.float32(24.0))])
+    tooth_shade = sub(g.const(np.float32(1.0)), g.op("Mul", [gaps, g.const(np.float32(0.35))]))
+    # Colours [1, 3, 1, 1]: cavity dark red-brown, deeper at the middle; teeth off-white.
+    cav_col = g.const(np.array([0.23, 0.07, 0.07], np.float32).reshape(1, 3, 1, 1))
+    deep = g.op("Clip", [sub(g.const(np.float32(1.0)), g.op("Mul", [g.op("Abs", [sub(tpos, g.const(np.float32(0.55)))]),
+                                                                    g.const(np.float32(1.2))])),
+                         g.const(np.float32(0.0)), g.const(np.float32(1.0))])
+    cav = mul(cav_col, sub(g.const(np.float32(1.0)), g.op("Mul", [deep, g.const(np.float32(0.6))])))
+    teeth_col = g.const(np.array([0.86, 0.83, 0.76], np.float32).reshape(1, 3, 1, 1))
+    interior = add(mul(cav, sub(g.const(np.float32(1.0)), teeth)), mul(mul(mul(teeth_col, teeth), tooth_shade), g.op("Add", [g.op("Mul", [tpos, g.const(np.float32(-0.35))]), g.const(np.float32(1.0))])))
+    interior = mul(interior, side)
+    # Soft alpha: the polygon blurred a little, scaled by how much more open the target is.
+    alpha = g.op("AveragePool", [inside], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1)
+    alpha = mul(alpha, more_open)
+    frame = add(mul(warped, sub(g.const(np.float32(1.0)), alpha)), mul(interior, alpha))
+    frame = g.op("Clip", [frame, g.const(np.float32(0.0)), g.const(np.float32(1.0))], outputs=["frame"])
+
+    # Mask: displacement over a pixel or so, dilated and feathered on the coarse grid, upsampled,
+    # joined with the painted interior, zero at the crop border.
+    dmag = g.op("ReduceMax", [g.op("Abs", [disp_c])], axes=[1], keepdims=1)  # [N, 1, G, G]
+    changed = g.op("Clip", [g.op("Mul", [dmag, g.const(np.float32(size / 1.5))]), g.const(np.float32(0.0)),
+                            g.const(np.float32(1.0))])
+    k = max(3, (grid // 16) | 1)
+    changed = g.op("MaxPool", [changed], kernel_shape=[k, k], pads=[k // 2] * 4, strides=[1, 1])
+    changed = g.op("AveragePool", [changed], kernel_shape=[k, k], pads=[k // 2] * 4, count_include_pad=1)
+    changed = g.op("Resize", [changed, "", g.const(np.array([1, 1, size / grid, size / grid], np.float32))],
+                   mode="linear", coordinate_transformation_mode="half_pixel")
+    changed = g.op("Max", [changed, alpha])
+    e = np.minimum(np.minimum(fx, 1 - fx), np.minimum(fy, 1 - fy))
+    border = np.clip((e - 0.01) / 0.06, 0.0, 1.0)[None, None].astype(np.float32)
+    g.op("Mul", [changed, g.const(border, "border")], outputs=["mask"])
+
+    inputs = [
+        helper.make_tensor_value_info("reference", TensorProto.FLOAT, ["N", 3, size, size]),
+        helper.make_tensor_value_info("reference_landmarks", TensorProto.FLOAT, ["N", 68, 2]),
+        helper.make_tensor_value_info("target_landmarks", TensorProto.FLOAT, ["N", 68, 2]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("frame", TensorProto.FLOAT, ["N", 3, size, size]),
+        helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 1, size, size]),
+    ]
+    graph = helper.make_graph(g.nodes, "landmarks2face_warp", inputs, outputs, g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="talkingface-training")
+    model.ir_version = 8
+    meta = {
+        "kind": "landmarks2face",
+        "version": "1",
+        "description": f"piecewise-affine landmark warp ({T} triangles, {grid}x{grid} control grid) with a synthesized mouth interior; no learned weights",
+        "size": str(size),
+        "crop": CROP,
+    }
+    for k_, v in meta.items():
+        p = model.metadata_props.add()
+        p.key, p.value = "talkingface." + k_, v
+    onnx.checker.check_model(model)
+    return model
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--grid", type=int, default=64)
+    ap.add_argument("--out", default=str(ROOT / "models" / "landmarks2face.onnx"))
+    a = ap.parse_args()
+    model = build(a.size, a.grid)
+    onnx.save(model, a.out)
+    print(f"wrote {a.out}: {pathlib.Path(a.out).stat().st_size} bytes")
+
+
+if __name__ == "__main__":
+    main()
