@@ -1,1 +1,151 @@
-fn main() {}
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Benchmark of facelandmarks: `cargo bench --bench facelandmarks [-- VIDEO]`.
+//!
+//! Decodes the video first (default: the GRID samples in ../shared/data/grid, else Debian's
+//! portrait of Grace Hopper scaled to 360x288 and repeated), as I420 at 360x288, then pushes the
+//! frames through the element in a Harness and reports frames per second and the per-frame time
+//! (median, 90th percentile, maximum), for the default detection interval and for detection on
+//! every frame (no tracking), plus the model's load time.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use gsttalkingface::dlib::FaceLandmarker;
+use gsttalkingface::landmarks::LandmarkFrame;
+
+const PORTRAIT: &str = "/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg";
+const GRID_DIR: &str = "/work/shared/data/grid";
+const CAPS: &str = "video/x-raw,format=I420,width=360,height=288,framerate=25/1";
+
+/// Decoded frames of `desc` (ending in `appsink name=sink`).
+fn decode(desc: &str) -> Vec<gst::Buffer> {
+    let p = gst::parse::launch(desc)
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("pipeline");
+    let sink = p
+        .by_name("sink")
+        .expect("sink")
+        .downcast::<gst_app::AppSink>()
+        .expect("appsink");
+    sink.set_property("sync", false);
+    p.set_state(gst::State::Playing).expect("play");
+    let mut v = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        if let Some(b) = s.buffer_owned() {
+            v.push(b);
+        }
+    }
+    p.set_state(gst::State::Null).expect("stop");
+    v
+}
+
+fn inputs(args: &[String]) -> Vec<(String, Vec<gst::Buffer>)> {
+    let mut clips: Vec<PathBuf> = args
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .collect();
+    if clips.is_empty() {
+        if let Ok(d) = std::fs::read_dir(GRID_DIR) {
+            clips = d
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "mpg"))
+                .collect();
+            clips.sort();
+        }
+    }
+    let mut out = Vec::new();
+    for c in clips {
+        let f = decode(&format!(
+            "filesrc location={} ! decodebin ! videoconvert ! videoscale ! {CAPS} ! appsink name=sink",
+            c.display()
+        ));
+        out.push((c.display().to_string(), f));
+    }
+    if out.is_empty() && Path::new(PORTRAIT).exists() {
+        let f = decode(&format!(
+            "filesrc location={PORTRAIT} ! jpegdec ! videoconvert ! videoscale ! \
+             imagefreeze num-buffers=250 ! {CAPS} ! appsink name=sink"
+        ));
+        out.push((format!("{PORTRAIT} (still, 360x288)"), f));
+    }
+    out
+}
+
+fn pct(v: &mut [Duration], q: f64) -> Duration {
+    v.sort();
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+fn run(frames: &[(String, Vec<gst::Buffer>)], interval: u32) {
+    let el = gst::ElementFactory::make("facelandmarks")
+        .property("detect-interval", interval)
+        .build()
+        .expect("facelandmarks");
+    let t0 = Instant::now();
+    let mut h = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+    let load = t0.elapsed();
+    h.set_src_caps_str(CAPS);
+    let mut times = Vec::new();
+    let mut faces = 0usize;
+    let start = Instant::now();
+    for (_, clip) in frames {
+        // A new clip is a new stream: flush so the track and the identity start afresh.
+        h.push_event(gst::event::FlushStart::new());
+        h.push_event(gst::event::FlushStop::new(true));
+        h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+            gst::ClockTime,
+        >::new()));
+        for b in clip {
+            let t = Instant::now();
+            h.push(b.clone()).expect("push");
+            let out = h.pull().expect("pull");
+            times.push(t.elapsed());
+            let m = out.map_readable().expect("map");
+            if LandmarkFrame::from_bytes(&m).expect("record").confidence > 0.0 {
+                faces += 1;
+            }
+        }
+    }
+    let total = start.elapsed();
+    let n = times.len();
+    let (p50, p90, max) = (
+        pct(&mut times, 0.5),
+        pct(&mut times, 0.9),
+        pct(&mut times, 1.0),
+    );
+    println!(
+        "detect-interval {interval:>2}: {n} frames, face in {faces}, {:.1} fps; per frame median {:.2} ms, p90 {:.2} ms, max {:.2} ms (start {:.2} s)",
+        n as f64 / total.as_secs_f64(),
+        p50.as_secs_f64() * 1e3,
+        p90.as_secs_f64() * 1e3,
+        max.as_secs_f64() * 1e3,
+        load.as_secs_f64()
+    );
+}
+
+fn main() {
+    gst::init().expect("gst init");
+    gsttalkingface::plugin_register_static().expect("register");
+    if FaceLandmarker::default_model_path().is_none() {
+        println!(
+            "dlib's 68-point model is not installed (Debian libdlib-data): nothing to measure"
+        );
+        return;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let frames = inputs(&args);
+    if frames.is_empty() {
+        println!("no video to measure (no GRID samples, no {PORTRAIT})");
+        return;
+    }
+    for (name, f) in &frames {
+        println!("input: {name}: {} frames", f.len());
+    }
+    for interval in [10, 25, 1] {
+        run(&frames, interval);
+    }
+}
