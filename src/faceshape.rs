@@ -323,7 +323,7 @@ impl Canonicalizer {
         let nose = nose_offset(points)?;
         let reference = self
             .reference
-            .get_or_insert_with(|| Reference { to_canon: t, nose })
+            .get_or_insert(Reference { to_canon: t, nose })
             .clone();
 
         // Head motion in the reference's canonical units: R = T_ref ∘ T_t⁻¹.
@@ -379,7 +379,7 @@ impl Canonicalizer {
         let mut neutral = [[0f32; 2]; N_POINTS];
         let mut buf = Vec::with_capacity(n);
         for (i, np) in neutral.iter_mut().enumerate() {
-            let mouth_or_jaw = i < 17 || i >= 48;
+            let mouth_or_jaw = !(17..48).contains(&i);
             for (k, v) in np.iter_mut().enumerate() {
                 buf.clear();
                 if mouth_or_jaw {
@@ -473,8 +473,8 @@ mod tests {
         }
         let closed = c.frame(&cam.apply_all(&other_identity(0.0))).unwrap();
         let m = mean_face();
-        for i in 0..N_POINTS {
-            assert!(close(closed.points[i], m[i], 1e-3), "point {i}");
+        for (i, (p, q)) in closed.points.iter().zip(m.iter()).enumerate() {
+            assert!(close(*p, *q, 1e-3), "point {i}");
         }
         assert!(
             closed.pose.iter().all(|v| v.abs() < 1e-3),
@@ -495,8 +495,8 @@ mod tests {
         assert!((f.pose[0] - 0.1).abs() < 1e-3, "{:?}", f.pose);
         assert!((f.pose[5] - 1.1f32.ln()).abs() < 1e-3, "{:?}", f.pose);
         assert!(f.pose[1].abs() < 1e-3 && f.pose[2].abs() < 1e-3);
-        for i in 0..N_POINTS {
-            assert!(close(f.points[i], m[i], 1e-3), "point {i}");
+        for (i, (p, q)) in f.points.iter().zip(m.iter()).enumerate() {
+            assert!(close(*p, *q, 1e-3), "point {i}");
         }
     }
 

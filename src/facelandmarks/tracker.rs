@@ -134,7 +134,7 @@ enum Detection {
     /// The detector sees the tracked face where the track has it.
     Confirmed,
     /// A face to (re)start the track from.
-    New(Anchor),
+    New(Box<Anchor>),
     /// No usable face.
     None,
 }
@@ -233,7 +233,7 @@ impl FaceTracker {
 
     fn anchor_at(&mut self, img: &Gray, rect: FaceRect) -> Result<Detection, String> {
         Ok(match self.fit(img, &rect)? {
-            Some(points) => Detection::New(Anchor { rect, points }),
+            Some(points) => Detection::New(Box::new(Anchor { rect, points })),
             None => Detection::None,
         })
     }
@@ -253,6 +253,7 @@ impl FaceTracker {
                     self.redetect = false;
                 }
                 Detection::New(anchor) => {
+                    let anchor = *anchor;
                     self.track = Some(Track {
                         anchor,
                         prev: anchor.points,
@@ -302,6 +303,7 @@ impl FaceTracker {
                 }
                 match self.detect(img, cfg)? {
                     Detection::New(anchor) => {
+                        let anchor = *anchor;
                         self.track = Some(Track {
                             anchor,
                             prev: anchor.points,
