@@ -345,3 +345,78 @@ fn grid_clip_mouth_moves() {
     assert!(hi - lo > 0.15, "the mouth hardly moves: {lo}..{hi}");
     assert!(sd > 0.03);
 }
+
+/// The element's tracking against plain per-frame dlib (detector box, then shape predictor) on
+/// a GRID clip: the mouth opening agrees, and the pose stays small for a speaker facing the
+/// camera.
+#[test]
+fn grid_tracking_agrees_with_detection() {
+    use gsttalkingface::faceshape::Canonicalizer;
+    let Some(m) = model() else {
+        return;
+    };
+    let Some(clip) = grid_clip() else {
+        eprintln!("note: no GRID clip in {GRID_DIR}; skipping");
+        return;
+    };
+    let (s, _) = pull_all(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! facelandmarks ! appsink name=sink",
+        clip.display()
+    ))
+    .expect("pipeline runs");
+    let a = records(&s);
+    let (g, caps) = pull_all(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=GRAY8 ! appsink name=sink",
+        clip.display()
+    ))
+    .expect("pipeline runs");
+    let info = gst_video::VideoInfo::from_caps(&caps.unwrap()).unwrap();
+    let (w, h, st) = (
+        info.width() as usize,
+        info.height() as usize,
+        info.stride()[0] as usize,
+    );
+    let mut lm = FaceLandmarker::new(&m).unwrap();
+    let mut canon = Canonicalizer::new();
+    let b: Vec<LandmarkFrame> = g
+        .iter()
+        .map(|(px, _, _)| {
+            let f = lm.detect(px, w, h, st, 0).unwrap();
+            let p = lm.landmarks(px, w, h, st, &f[0]).unwrap();
+            canon.frame(&p).unwrap()
+        })
+        .collect();
+    assert_eq!(a.len(), b.len());
+    let oa: Vec<f32> = a.iter().map(|f| mouth_opening(&f.points)).collect();
+    let ob: Vec<f32> = b.iter().map(|f| mouth_opening(&f.points)).collect();
+    let r = pearson(&oa, &ob);
+    let diff = a
+        .iter()
+        .zip(b.iter())
+        .flat_map(|(x, y)| x.points.iter().zip(y.points.iter()))
+        .map(|(p, q)| (p[0] - q[0]).hypot(p[1] - q[1]))
+        .sum::<f32>()
+        / (a.len() * N_LANDMARKS) as f32;
+    let max_pose = a
+        .iter()
+        .map(|f| f.pose[0].abs().max(f.pose[1].abs()).max(f.pose[2].abs()))
+        .fold(0f32, f32::max);
+    eprintln!(
+        "mouth opening r = {r:.3}, mean point distance {diff:.4}, largest angle {max_pose:.3} rad"
+    );
+    assert!(r > 0.9, "r = {r}");
+    assert!(diff < 0.02, "{diff}");
+    assert!(max_pose < 0.35, "{max_pose}");
+}
+
+fn pearson(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len() as f32;
+    let (ma, mb) = (a.iter().sum::<f32>() / n, b.iter().sum::<f32>() / n);
+    let (mut sab, mut saa, mut sbb) = (0f32, 0f32, 0f32);
+    for (x, y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma).powi(2);
+        sbb += (y - mb).powi(2);
+    }
+    sab / (saa * sbb).sqrt().max(f32::MIN_POSITIVE)
+}
