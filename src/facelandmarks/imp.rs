@@ -407,7 +407,7 @@ impl ObjectImpl for FaceLandmarks {
                     .build(),
                 glib::ParamSpecUInt::builder("detect-interval")
                     .nick("Detection interval")
-                    .blurb("Run the face detector every this many frames while tracking a face (1: on every frame, no tracking; 0: only when the track is lost or the fit degrades)")
+                    .blurb("Run the face detector every this many frames while tracking a face, to confirm it (1: on every frame; 0: only when the track is lost or the fit degrades)")
                     .maximum(10_000)
                     .default_value(DEFAULT_DETECT_INTERVAL)
                     .mutable_playing()

@@ -13,9 +13,16 @@
  * Frames without a face give the mean face, zero pose and confidence 0.
  *
  * The detector runs when there is no face being tracked, every `detect-interval` frames while one
- * is, and at once when the fit looks wrong; in between, the shape predictor follows the face from
- * the box of the previous frame's points, which is much cheaper. With several faces, the surest
+ * is (to confirm it: the track restarts from the detector's box only where the two disagree), and
+ * at once when the fit looks wrong. In between, the shape predictor follows the face in the
+ * detector's box carried along with the face's motion, which is much cheaper (about 200 frames per
+ * second at 360x288 on two cores, against about 70 with detection on every frame) and steadier. A
+ * face the detector misses three times in a row counts as gone. With several faces, the surest
  * (or, while tracking, the one that overlaps the tracked face most) is followed.
+ *
+ * The identity (the person's neutral shape) and the pose reference are estimated afresh after a
+ * flush or a new stream start, from the first frames with a face. Video with a variable frame rate
+ * (0/1) gives landmark caps without a frame rate.
  *
  * The sink takes GRAY8, the common 8-bit RGB orders and planar or semi-planar YUV (the luma plane
  * is used as is), so `videoconvert` is rarely needed. The model file is not part of the plugin
