@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Evaluation of landmarks2face on real talking faces (the papers' measures), all through GStreamer
+//! pipelines of this plugin:
+//!
+//!     cargo run --release --example evaluate_landmarks2face -- [GRID_DIR] [OUT_DIR]
+//!
+//! For each GRID clip (default /work/shared/data/grid; CC BY 4.0, Cooke et al. 2006):
+//! - identity: the first frame as portrait, driven by its own landmarks (the mean face, no motion):
+//!   PSNR and SSIM of the output against the portrait;
+//! - self-reenactment: `facelandmarks` on the clip drives `landmarks2face` with the first frame as
+//!   portrait (full mode); PSNR and SSIM of generated frame t against true frame t, over the whole
+//!   frame and over the face box, against the baseline of the still first frame;
+//! - following: `facelandmarks` on the generated frames against `facelandmarks` on the true frames:
+//!   landmark distance (LMD) in the canonical frame, in percent of the eye-corner distance, per region.
+//! Frames and a side-by-side video (true | generated) are written to OUT_DIR (default
+//! target/evaluation) to look at.
+
+use std::path::{Path, PathBuf};
+
+use gst::prelude::*;
+use gst_video::prelude::*;
+use gsttalkingface::landmarks::{LandmarkFrame, N_POINTS};
+
+struct Frames {
+    w: usize,
+    h: usize,
+    rgba: Vec<Vec<u8>>,
+}
+
+fn pull_all(pipeline: &gst::Pipeline, sinks: &[&str]) -> Result<Vec<Vec<gst::Sample>>, String> {
+    let appsinks: Vec<gst_app::AppSink> = sinks
+        .iter()
+        .map(|n| {
+            pipeline
+                .by_name(n)
+                .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+                .ok_or_else(|| format!("no appsink {n}"))
+        })
+        .collect::<Result<_, _>>()?;
+    let out: Vec<std::sync::Arc<std::sync::Mutex<Vec<gst::Sample>>>> = sinks
+        .iter()
+        .map(|_| std::sync::Arc::new(std::sync::Mutex::new(Vec::new())))
+        .collect();
+    for (s, o) in appsinks.iter().zip(&out) {
+        let o = o.clone();
+        s.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    o.lock().map_err(|_| gst::FlowError::Error)?.push(sample);
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    }
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| e.to_string())?;
+    let bus = pipeline.bus().ok_or("no bus")?;
+    let mut err = None;
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(600)) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                err = Some(format!("{} ({:?})", e.error(), e.debug()));
+                break;
+            }
+            _ => {}
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    if let Some(e) = err {
+        return Err(e);
+    }
+    Ok(out
+        .into_iter()
+        .map(|o| std::mem::take(&mut *o.lock().unwrap_or_else(|e| e.into_inner())))
+        .collect())
+}
+
+fn launch(desc: &str) -> Result<gst::Pipeline, String> {
+    gst::parse::launch(desc)
+        .map_err(|e| format!("{desc}: {e}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline".to_string())
+}
+
+fn rgba_frames(samples: &[gst::Sample]) -> Result<Frames, String> {
+    let mut out = Frames {
+        w: 0,
+        h: 0,
+        rgba: Vec::new(),
+    };
+    for s in samples {
+        let caps = s.caps().ok_or("no caps")?;
+        let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| e.to_string())?;
+        let buf = s.buffer().ok_or("no buffer")?;
+        let f = gst_video::VideoFrameRef::from_buffer_ref_readable(buf, &info)
+            .map_err(|e| e.to_string())?;
+        let (w, h) = (info.width() as usize, info.height() as usize);
+        let stride = f.plane_stride()[0] as usize;
+        let data = f.plane_data(0).map_err(|e| e.to_string())?;
+        let mut v = Vec::with_capacity(w * h * 4);
+        for y in 0..h {
+            v.extend_from_slice(&data[y * stride..y * stride + w * 4]);
+        }
+        out.w = w;
+        out.h = h;
+        out.rgba.push(v);
+    }
+    Ok(out)
+}
+
+fn landmark_frames(samples: &[gst::Sample]) -> Vec<LandmarkFrame> {
+    samples
+        .iter()
+        .filter_map(|s| {
+            let b = s.buffer()?;
+            let m = b.map_readable().ok()?;
+            LandmarkFrame::from_bytes(m.as_slice()).ok()
+        })
+        .collect()
+}
+
+fn luma(rgba: &[u8]) -> Vec<f64> {
+    rgba.chunks_exact(4)
+        .map(|p| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64)
+        .collect()
+}
+
+/// PSNR over RGB in a box.
+fn psnr(a: &[u8], b: &[u8], w: usize, bx: (usize, usize, usize, usize)) -> f64 {
+    let (x0, y0, x1, y1) = bx;
+    let mut se = 0.0;
+    let mut n = 0.0;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let i = (y * w + x) * 4;
+            for c in 0..3 {
+                let d = a[i + c] as f64 - b[i + c] as f64;
+                se += d * d;
+                n += 1.0;
+            }
+        }
+    }
+    10.0 * (255.0 * 255.0 / (se / n).max(1e-10)).log10()
+}
+
+/// SSIM on luma (Gaussian window 11, sigma 1.5, the usual constants), averaged over a box.
+fn ssim(a: &[u8], b: &[u8], w: usize, h: usize, bx: (usize, usize, usize, usize)) -> f64 {
+    let (la, lb) = (luma(a), luma(b));
+    let g: Vec<f64> = (-5..=5)
+        .map(|i: i32| (-(i * i) as f64 / (2.0 * 1.5 * 1.5)).exp())
+        .collect();
+    let gs: f64 = g.iter().sum();
+    let g: Vec<f64> = g.iter().map(|v| v / gs).collect();
+    let blur = |img: &[f64]| -> Vec<f64> {
+        let mut tmp = vec![0.0; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let mut s = 0.0;
+                for (k, gv) in g.iter().enumerate() {
+                    let xx = (x as i64 + k as i64 - 5).clamp(0, w as i64 - 1) as usize;
+                    s += gv * img[y * w + xx];
+                }
+                tmp[y * w + x] = s;
+            }
+        }
+        let mut out = vec![0.0; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let mut s = 0.0;
+                for (k, gv) in g.iter().enumerate() {
+                    let yy = (y as i64 + k as i64 - 5).clamp(0, h as i64 - 1) as usize;
+                    s += gv * tmp[yy * w + x];
+                }
+                out[y * w + x] = s;
+            }
+        }
+        out
+    };
+    let mul = |p: &[f64], q: &[f64]| p.iter().zip(q).map(|(x, y)| x * y).collect::<Vec<_>>();
+    let (ma, mb) = (blur(&la), blur(&lb));
+    let (saa, sbb, sab) = (
+        blur(&mul(&la, &la)),
+        blur(&mul(&lb, &lb)),
+        blur(&mul(&la, &lb)),
+    );
+    let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
+    let (x0, y0, x1, y1) = bx;
+    let mut s = 0.0;
+    let mut n = 0.0;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let i = y * w + x;
+            let (va, vb, cov) = (
+                saa[i] - ma[i] * ma[i],
+                sbb[i] - mb[i] * mb[i],
+                sab[i] - ma[i] * mb[i],
+            );
+            s += ((2.0 * ma[i] * mb[i] + c1) * (2.0 * cov + c2))
+                / ((ma[i] * ma[i] + mb[i] * mb[i] + c1) * (va + vb + c2));
+            n += 1.0;
+        }
+    }
+    s / n
+}
+
+const REGIONS: &[(&str, std::ops::Range<usize>)] = &[
+    ("jaw", 0..17),
+    ("brows", 17..27),
+    ("nose", 27..36),
+    ("eyes", 36..48),
+    ("mouth", 48..68),
+];
+
+fn lmd(a: &LandmarkFrame, b: &LandmarkFrame, r: std::ops::Range<usize>) -> f64 {
+    // Canonical units; the eye corners are 0.4 apart, so /0.4*100 = percent of that distance.
+    let n = r.len() as f64;
+    r.map(|i| {
+        let dx = (a.points[i][0] - b.points[i][0]) as f64;
+        let dy = (a.points[i][1] - b.points[i][1]) as f64;
+        (dx * dx + dy * dy).sqrt()
+    })
+    .sum::<f64>()
+        / n
+        / 0.4
+        * 100.0
+}
+
+fn decode_desc(clip: &Path) -> String {
+    format!(
+        "filesrc location={} ! mpegpsdemux ! mpegvideoparse ! mpeg2dec ! videoconvert",
+        clip.display()
+    )
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
+    let name = clip
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    // True frames.
+    let p = launch(&format!(
+        "{} ! video/x-raw,format=RGBA ! appsink name=s sync=false",
+        decode_desc(clip)
+    ))?;
+    let truth = rgba_frames(&pull_all(&p, &["s"])?[0])?;
+    if truth.rgba.is_empty() {
+        return Err("no frames".into());
+    }
+    let (w, h) = (truth.w, truth.h);
+    let portrait = out_dir.join(format!("{name}_portrait.png"));
+    image::save_buffer(
+        &portrait,
+        &truth.rgba[0],
+        w as u32,
+        h as u32,
+        image::ExtendedColorType::Rgba8,
+    )
+    .map_err(|e| e.to_string())?;
+
+    // Identity: the portrait driven by the mean face (its own landmarks, no motion).
+    let p = launch(&format!(
+        "appsrc name=src format=time caps=application/x-face-landmarks,layout=ibug68,framerate=25/1 ! \
+         landmarks2face portrait={} ! videoconvert ! video/x-raw,format=RGBA ! appsink name=s sync=false",
+        portrait.display()
+    ))?;
+    let src = p
+        .by_name("src")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or("no appsrc")?;
+    let mut b = gst::Buffer::from_mut_slice(LandmarkFrame::default().to_bytes().to_vec());
+    if let Some(bm) = b.get_mut() {
+        bm.set_pts(gst::ClockTime::ZERO);
+        bm.set_duration(gst::ClockTime::from_mseconds(40));
+    }
+    let _ = src.push_buffer(b);
+    let _ = src.end_of_stream();
+    let ident = rgba_frames(&pull_all(&p, &["s"])?[0])?;
+    let full = (0, 0, w, h);
+    let id_psnr = psnr(&ident.rgba[0], &truth.rgba[0], w, full);
+    let id_ssim = ssim(&ident.rgba[0], &truth.rgba[0], w, h, full);
+
+    // Self-reenactment: facelandmarks on the clip drives landmarks2face with the first frame.
+    let p = launch(&format!(
+        "{} ! facelandmarks ! tee name=t \
+         t. ! queue ! appsink name=lm sync=false \
+         t. ! queue ! landmarks2face portrait={} ! videoconvert ! video/x-raw,format=RGBA ! appsink name=gen sync=false",
+        decode_desc(clip),
+        portrait.display()
+    ))?;
+    let res = pull_all(&p, &["lm", "gen"])?;
+    let true_lm = landmark_frames(&res[0]);
+    let gen = rgba_frames(&res[1])?;
+    let n = gen.rgba.len().min(truth.rgba.len());
+    // Face box: the true landmarks' extent in frame 0 (from a dlib pass through facelandmarks is
+    // canonical; use the central part of the frame where GRID faces are instead: the box around
+    // the portrait's face found by the crop of landmarks2face is not exposed, so take the middle).
+    let face = (w / 4, h / 6, 3 * w / 4, 5 * h / 6);
+    let (mut gp, mut gs, mut sp, mut ss, mut gpf, mut gsf, mut spf, mut ssf) = (
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
+    for t in 1..n {
+        gp.push(psnr(&gen.rgba[t], &truth.rgba[t], w, full));
+        gs.push(ssim(&gen.rgba[t], &truth.rgba[t], w, h, full));
+        sp.push(psnr(&truth.rgba[0], &truth.rgba[t], w, full));
+        ss.push(ssim(&truth.rgba[0], &truth.rgba[t], w, h, full));
+        gpf.push(psnr(&gen.rgba[t], &truth.rgba[t], w, face));
+        gsf.push(ssim(&gen.rgba[t], &truth.rgba[t], w, h, face));
+        spf.push(psnr(&truth.rgba[0], &truth.rgba[t], w, face));
+        ssf.push(ssim(&truth.rgba[0], &truth.rgba[t], w, h, face));
+    }
+    // Side-by-side video and a few frames.
+    let mut side = Vec::with_capacity(n);
+    for t in 0..n {
+        let mut v = vec![0u8; 2 * w * h * 4];
+        for y in 0..h {
+            v[y * 2 * w * 4..y * 2 * w * 4 + w * 4]
+                .copy_from_slice(&truth.rgba[t][y * w * 4..(y + 1) * w * 4]);
+            v[y * 2 * w * 4 + w * 4..(y + 1) * 2 * w * 4]
+                .copy_from_slice(&gen.rgba[t][y * w * 4..(y + 1) * w * 4]);
+        }
+        if t % 15 == 0 {
+            let _ = image::save_buffer(
+                out_dir.join(format!("{name}_{t:03}.png")),
+                &v,
+                2 * w as u32,
+                h as u32,
+                image::ExtendedColorType::Rgba8,
+            );
+        }
+        side.push(v);
+    }
+    write_video(
+        &side,
+        2 * w,
+        h,
+        &out_dir.join(format!("{name}_side_by_side.mp4")),
+    )?;
+
+    // Following: facelandmarks on the generated frames.
+    let p = launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGBA,width={w},height={h},framerate=25/1 ! \
+         facelandmarks ! appsink name=lm sync=false"
+    ))?;
+    let src = p
+        .by_name("src")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or("no appsrc")?;
+    for (t, f) in gen.rgba.iter().enumerate() {
+        let mut b = gst::Buffer::from_mut_slice(f.clone());
+        if let Some(bm) = b.get_mut() {
+            bm.set_pts(gst::ClockTime::from_mseconds(40 * t as u64));
+            bm.set_duration(gst::ClockTime::from_mseconds(40));
+        }
+        let _ = src.push_buffer(b);
+    }
+    let _ = src.end_of_stream();
+    let gen_lm = landmark_frames(&pull_all(&p, &["lm"])?[0]);
+    let mut out = vec![
+        ("frames".to_string(), n as f64),
+        ("identity PSNR".into(), id_psnr),
+        ("identity SSIM".into(), id_ssim),
+        ("reenact PSNR".into(), mean(&gp)),
+        ("reenact SSIM".into(), mean(&gs)),
+        ("still PSNR".into(), mean(&sp)),
+        ("still SSIM".into(), mean(&ss)),
+        ("reenact PSNR face".into(), mean(&gpf)),
+        ("reenact SSIM face".into(), mean(&gsf)),
+        ("still PSNR face".into(), mean(&spf)),
+        ("still SSIM face".into(), mean(&ssf)),
+    ];
+    let m = true_lm.len().min(gen_lm.len());
+    let still = LandmarkFrame {
+        points: true_lm
+            .first()
+            .map(|f| f.points)
+            .unwrap_or([[0.0; 2]; N_POINTS]),
+        ..LandmarkFrame::default()
+    };
+    for (rn, r) in REGIONS {
+        let v: Vec<f64> = (0..m)
+            .filter(|&t| true_lm[t].confidence > 0.0 && gen_lm[t].confidence > 0.0)
+            .map(|t| lmd(&gen_lm[t], &true_lm[t], r.clone()))
+            .collect();
+        let s: Vec<f64> = (0..m)
+            .filter(|&t| true_lm[t].confidence > 0.0)
+            .map(|t| lmd(&still, &true_lm[t], r.clone()))
+            .collect();
+        out.push((format!("LMD {rn}"), mean(&v)));
+        out.push((format!("still LMD {rn}"), mean(&s)));
+    }
+    Ok(out)
+}
+
+fn write_video(frames: &[Vec<u8>], w: usize, h: usize, path: &Path) -> Result<(), String> {
+    let p = launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGBA,width={w},height={h},framerate=25/1 ! \
+         videoconvert ! x264enc speed-preset=veryfast ! mp4mux ! filesink location={}",
+        path.display()
+    ))?;
+    let src = p
+        .by_name("src")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or("no appsrc")?;
+    p.set_state(gst::State::Playing)
+        .map_err(|e| e.to_string())?;
+    for (t, f) in frames.iter().enumerate() {
+        let mut b = gst::Buffer::from_mut_slice(f.clone());
+        if let Some(bm) = b.get_mut() {
+            bm.set_pts(gst::ClockTime::from_mseconds(40 * t as u64));
+            bm.set_duration(gst::ClockTime::from_mseconds(40));
+        }
+        let _ = src.push_buffer(b);
+    }
+    let _ = src.end_of_stream();
+    let bus = p.bus().ok_or("no bus")?;
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                let _ = p.set_state(gst::State::Null);
+                return Err(e.error().to_string());
+            }
+            _ => {}
+        }
+    }
+    let _ = p.set_state(gst::State::Null);
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = gst::init() {
+        eprintln!("gst init: {e}");
+        std::process::exit(1);
+    }
+    if let Err(e) = gsttalkingface::plugin_register_static() {
+        eprintln!("register: {e}");
+        std::process::exit(1);
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let dir = PathBuf::from(
+        args.first()
+            .map(String::as_str)
+            .unwrap_or("/work/shared/data/grid"),
+    );
+    let out_dir = PathBuf::from(
+        args.get(1)
+            .map(String::as_str)
+            .unwrap_or(concat!(env!("CARGO_MANIFEST_DIR"), "/target/evaluation")),
+    );
+    if let Err(e) = std::fs::create_dir_all(&out_dir) {
+        eprintln!("cannot create {}: {e}", out_dir.display());
+        std::process::exit(1);
+    }
+    let mut clips: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "mpg"))
+                .collect()
+        })
+        .unwrap_or_default();
+    clips.sort();
+    if clips.is_empty() {
+        eprintln!("no .mpg clips in {}", dir.display());
+        std::process::exit(1);
+    }
+    let mut all: Vec<(String, Vec<(String, f64)>)> = Vec::new();
+    for c in &clips {
+        match run_clip(c, &out_dir) {
+            Ok(r) => {
+                let name = c
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                println!(
+                    "{name}: {}",
+                    r.iter()
+                        .map(|(k, v)| format!("{k} {v:.3}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                all.push((name, r));
+            }
+            Err(e) => eprintln!("{}: {e}", c.display()),
+        }
+    }
+    if all.is_empty() {
+        std::process::exit(1);
+    }
+    println!(
+        "\nmeasure | {} | mean",
+        all.iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    println!(
+        "---|{}---|---",
+        "---|".repeat(all.len()).trim_end_matches('|').to_string() + "|"
+    );
+    for (k, (key, _)) in all[0].1.iter().enumerate() {
+        let vals: Vec<f64> = all.iter().map(|(_, r)| r[k].1).collect();
+        println!(
+            "{key} | {} | {:.3}",
+            vals.iter()
+                .map(|v| format!("{v:.3}"))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            mean(&vals)
+        );
+    }
+    println!("\nframes and side-by-side videos in {}", out_dir.display());
+}
