@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
-# The main job: speech in, a video of the face landmarks speaking out (MP4, H.264 + AAC).
-# Usage: scripts/run.sh [SPEECH_FILE] [OUTPUT.mp4]
-# With no arguments it uses the bundled speech sample (media/speech_sample.ogg).
+# The main job: a speech recording and a portrait in, an MP4 (H.264 + AAC) of that person speaking out.
+# Usage: scripts/run.sh [SPEECH_FILE] [PORTRAIT.jpg|png] [OUTPUT.mp4]
+# With no arguments: the bundled speech sample and public-domain portrait (media/).
 # Sets up the machine first (idempotent: Debian packages, ONNX Runtime, release build, plugin install).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-input=${1:-$here/media/speech_sample.ogg}
-output=${2:-$PWD/talkingface-landmarks.mp4}
+speech=${1:-$here/media/speech_sample.ogg}
+portrait=${2:-$here/media/portrait.jpg}
+output=${3:-$PWD/talkingface.mp4}
+for f in "$speech" "$portrait"; do
+  if [ ! -f "$f" ]; then
+    echo "run: no such file: $f" >&2
+    exit 1
+  fi
+done
 bash "$here/scripts/setup.sh"
-input=$(realpath "$input")
+speech=$(realpath "$speech")
+portrait=$(realpath "$portrait")
 output=$(realpath -m "$output")
-if [ ! -f "$input" ]; then
-  echo "run: no such file: $input" >&2
-  exit 1
-fi
-echo "run: $input -> $output"
+echo "run: $speech + $portrait -> $output"
 start=$(date +%s%N)
+# progressreport prints how far the speech has been read every 2 s on long inputs.
 gst-launch-1.0 -q -e \
-  filesrc location="$input" ! decodebin name=dec \
-  dec. ! audioconvert ! audioresample ! tee name=t \
-  t. ! queue ! audio2landmarks ! landmarksrender ! video/x-raw,width=512,height=512 ! \
-       videoconvert ! x264enc speed-preset=veryfast tune=zerolatency ! h264parse ! queue ! mux. \
-  t. ! queue ! audioconvert ! audioresample ! avenc_aac ! aacparse ! queue ! mux. \
+  filesrc location="$speech" ! decodebin name=dec \
+  dec. ! progressreport update-freq=2 ! audioconvert ! audioresample ! tee name=t \
+  t. ! queue max-size-time=0 max-size-bytes=0 max-size-buffers=200 ! audio2landmarks ! \
+       landmarks2face portrait="$portrait" ! videoconvert ! video/x-raw,format=I420 ! \
+       x264enc speed-preset=veryfast ! h264parse ! queue ! mux. \
+  t. ! queue max-size-time=0 max-size-bytes=0 max-size-buffers=200 ! audioconvert ! audioresample ! \
+       avenc_aac ! aacparse ! queue ! mux. \
   mp4mux name=mux ! filesink location="$output"
 end=$(date +%s%N)
 ms=$(( (end - start) / 1000000 ))
