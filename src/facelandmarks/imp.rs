@@ -107,7 +107,7 @@ fn rgb_to_gray(
     let data = frame
         .plane_data(0)
         .map_err(|e| format!("cannot read the video frame: {e}"))?;
-    if stride < w * px || data.len() < stride * (h - 1) + w * px {
+    if w == 0 || h == 0 || stride < w * px || data.len() < stride * (h - 1) + w * px {
         return Err(format!(
             "video frame of {} bytes is too small for {w}x{h} {:?}",
             data.len(),

@@ -23,6 +23,9 @@ pub const MAX_MISSES: u32 = 3;
 /// alignment above which a fitted shape is taken as a failed fit.
 pub const MAX_RESIDUAL: f32 = 0.08;
 
+/// Largest image (pixels) the detector upsamples to.
+pub const MAX_DETECT_PIXELS: usize = 16 << 20;
+
 /// Smallest face box side the tracker follows, in pixels.
 const MIN_BOX: f32 = 24.0;
 
@@ -206,9 +209,14 @@ impl FaceTracker {
 
     /// Runs the detector.
     fn detect(&mut self, img: &Gray, cfg: &TrackerConfig) -> Result<Detection, String> {
+        // Upsampling stops short of images beyond MAX_DETECT_PIXELS.
+        let mut upsample = cfg.upsample.min(3);
+        while upsample > 0 && (img.width * img.height) << (2 * upsample) > MAX_DETECT_PIXELS {
+            upsample -= 1;
+        }
         let rects = self
             .lm
-            .detect(img.data, img.width, img.height, img.stride, cfg.upsample)?;
+            .detect(img.data, img.width, img.height, img.stride, upsample)?;
         let carried = self.carried_box(img);
         if let Some(cb) = carried {
             let best = rects
