@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Microphone to a window, live. The sink's latency follows what the elements report.
+# Microphone to a window, live: the portrait speaks what the microphone hears.
+# Usage: live-mic-to-window.sh PORTRAIT
 set -euo pipefail
+portrait=${1:?usage: live-mic-to-window.sh PORTRAIT}
 exec gst-launch-1.0 autoaudiosrc ! audioconvert ! audioresample ! audio2landmarks ! \
-  landmarksrender ! videoconvert ! autovideosink
+  landmarks2face portrait="$portrait" ! videoconvert ! autovideosink
