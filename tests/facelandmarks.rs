@@ -419,6 +419,23 @@ fn grid_tracking_agrees_with_detection() {
     eprintln!(
         "mouth opening r = {r:.3}, mean point distance {diff:.4}, largest angle {max_pose:.3} rad"
     );
+    // Steadiness: frame-to-frame motion of the posed eye and nose points.
+    let jitter = |v: &[LandmarkFrame]| {
+        let mut s = 0f32;
+        for w in v.windows(2) {
+            let (p, q) = (w[0].posed_points(), w[1].posed_points());
+            for i in 27..48 {
+                s += (p[i][0] - q[i][0]).hypot(p[i][1] - q[i][1]);
+            }
+        }
+        s / ((v.len() - 1) * 21) as f32
+    };
+    let (ja, jb) = (jitter(&a), jitter(&b));
+    eprintln!("eye and nose motion per frame: tracked {ja:.4}, detected on every frame {jb:.4}");
+    assert!(
+        ja < jb * 1.2,
+        "tracking is less steady than detection: {ja} vs {jb}"
+    );
     assert!(r > 0.9, "r = {r}");
     assert!(diff < 0.02, "{diff}");
     assert!(max_pose < 0.35, "{max_pose}");
