@@ -5,7 +5,8 @@
 //! portrait of Grace Hopper scaled to 360x288 and repeated), as I420 at 360x288, then pushes the
 //! frames through the element in a Harness and reports frames per second and the per-frame time
 //! (median, 90th percentile, maximum), for the default detection interval and for detection on
-//! every frame (no tracking), plus the model's load time.
+//! every frame (the detector confirming the tracked face each frame), plus the model's load time
+//! and the process's peak resident memory.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -147,5 +148,13 @@ fn main() {
     }
     for interval in [10, 25, 1] {
         run(&frames, interval);
+    }
+    if let Ok(st) = std::fs::read_to_string("/proc/self/status") {
+        if let Some(l) = st.lines().find(|l| l.starts_with("VmHWM")) {
+            println!(
+                "peak resident memory (whole process, decoded input included): {}",
+                l[6..].trim()
+            );
+        }
     }
 }
