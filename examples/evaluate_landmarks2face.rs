@@ -12,6 +12,7 @@
 //!   frame and over the face box, against the baseline of the still first frame;
 //! - following: `facelandmarks` on the generated frames against `facelandmarks` on the true frames:
 //!   landmark distance (LMD) in the canonical frame, in percent of the eye-corner distance, per region.
+//!
 //! Frames and a side-by-side video (true | generated) are written to OUT_DIR (default
 //! target/evaluation) to look at.
 

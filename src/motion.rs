@@ -11,18 +11,7 @@
 //!   made of incommensurate low-frequency sinusoids, and less motion in silence. Amplitudes are a
 //!   few degrees.
 
-use crate::landmarks::{LandmarkFrame, N_POINTS};
-
-/// Mouth opening: inner-lip gap (points 62 and 66) over mouth width (points 48 and 54).
-pub fn mouth_opening(p: &[[f32; 2]; N_POINTS]) -> f32 {
-    let gap = ((p[66][0] - p[62][0]).powi(2) + (p[66][1] - p[62][1]).powi(2)).sqrt();
-    let width = ((p[54][0] - p[48][0]).powi(2) + (p[54][1] - p[48][1]).powi(2)).sqrt();
-    if width > 1e-6 {
-        gap / width
-    } else {
-        0.0
-    }
-}
+use crate::landmarks::LandmarkFrame;
 
 /// A small deterministic generator (xorshift64*).
 #[derive(Debug, Clone)]

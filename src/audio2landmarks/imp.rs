@@ -450,7 +450,7 @@ impl Audio2Landmarks {
                 }
             } else if head_amount > 0.0 {
                 // Prosody-driven motion from the mouth's activity and speech probability.
-                let open = crate::motion::mouth_opening(&f.points);
+                let open = crate::faceshape::mouth_opening(&f.points);
                 f.pose = state.head.step(open, speech, fps, head_amount);
             }
             if blinks && state.blinks.apply(&mut f, fps) {

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::dlib::FaceLandmarker;
+use crate::faceshape::fit_similarity;
 use crate::landmarks::N_POINTS;
 
 /// Smallest face (width of dlib's detection box) accepted, in pixels.
@@ -49,51 +50,6 @@ impl Crop {
         let d = ((self.eye_l[0] - self.eye_r[0]).powi(2) + (self.eye_l[1] - self.eye_r[1]).powi(2))
             .sqrt();
         d / 0.4
-    }
-}
-
-/// A similarity transform `q = [a -b; b a] p + t`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Similarity {
-    pub a: f32,
-    pub b: f32,
-    pub tx: f32,
-    pub ty: f32,
-}
-
-impl Similarity {
-    /// The similarity that maps p1 to q1 and p2 to q2.
-    pub fn from_pairs(p1: [f32; 2], p2: [f32; 2], q1: [f32; 2], q2: [f32; 2]) -> Option<Self> {
-        let (px, py) = (p2[0] - p1[0], p2[1] - p1[1]);
-        let (qx, qy) = (q2[0] - q1[0], q2[1] - q1[1]);
-        let n = px * px + py * py;
-        if n < 1e-12 {
-            return None;
-        }
-        // (a + ib) = q / p as complex numbers.
-        let a = (qx * px + qy * py) / n;
-        let b = (qy * px - qx * py) / n;
-        let tx = q1[0] - (a * p1[0] - b * p1[1]);
-        let ty = q1[1] - (b * p1[0] + a * p1[1]);
-        Some(Similarity { a, b, tx, ty })
-    }
-
-    pub fn apply(&self, p: [f32; 2]) -> [f32; 2] {
-        [
-            self.a * p[0] - self.b * p[1] + self.tx,
-            self.b * p[0] + self.a * p[1] + self.ty,
-        ]
-    }
-
-    pub fn inverse(&self) -> Similarity {
-        let n = self.a * self.a + self.b * self.b;
-        let (a, b) = (self.a / n, -self.b / n);
-        Similarity {
-            a,
-            b,
-            tx: -(a * self.tx - b * self.ty),
-            ty: -(b * self.tx + a * self.ty),
-        }
     }
 }
 
@@ -202,8 +158,12 @@ impl Identity {
         for (p, r) in points.iter_mut().zip(raw.iter()) {
             *p = [r[0] + 0.5, r[1] + 0.5];
         }
-        let to_crop = Similarity::from_pairs(points[36], points[45], crop.eye_r, crop.eye_l)
-            .ok_or("the portrait's eye corners coincide; cannot align the face")?;
+        let to_crop = fit_similarity(
+            &[points[36], points[45]],
+            &[crop.eye_r, crop.eye_l],
+            &[1.0, 1.0],
+        )
+        .ok_or("the portrait's eye corners coincide; cannot align the face")?;
         let s = crop.size;
         let mut reference_landmarks = [[0f32; 2]; N_POINTS];
         for (r, p) in reference_landmarks.iter_mut().zip(points.iter()) {
@@ -316,18 +276,6 @@ impl Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn similarity_maps_pairs_and_inverts() {
-        let s =
-            Similarity::from_pairs([10.0, 20.0], [50.0, 24.0], [0.3, 0.33], [0.7, 0.33]).unwrap();
-        let q = s.apply([10.0, 20.0]);
-        assert!((q[0] - 0.3).abs() < 1e-5 && (q[1] - 0.33).abs() < 1e-5);
-        let q = s.apply([50.0, 24.0]);
-        assert!((q[0] - 0.7).abs() < 1e-5 && (q[1] - 0.33).abs() < 1e-5);
-        let p = s.inverse().apply(s.apply([33.0, -7.0]));
-        assert!((p[0] - 33.0).abs() < 1e-3 && (p[1] + 7.0).abs() < 1e-3);
-    }
 
     #[test]
     fn crop_metadata() {

@@ -928,7 +928,15 @@ impl Landmarks2Face {
             generator.crop.size,
             generator.crop.size
         );
-        *self.landmarker.lock().unwrap_or_else(|e| e.into_inner()) = Some(landmarker);
+        // dlib's model costs about 85 MB resident: keep it only when portraits can still come
+        // through the pad.
+        let pad_linked = self
+            .portrait_pad
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        *self.landmarker.lock().unwrap_or_else(|e| e.into_inner()) =
+            pad_linked.then_some(landmarker);
         *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = identity;
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
             generator,
