@@ -15,6 +15,7 @@ pub mod faceshape;
 pub mod features;
 pub mod landmarks;
 pub mod landmarks2face;
+pub mod landmarksrender;
 pub mod motion;
 pub mod onnx;
 
@@ -32,7 +33,8 @@ gst::plugin_define!(
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     audio2landmarks::register(plugin)?;
-    landmarks2face::register(plugin)?;
     facelandmarks::register(plugin)?;
+    landmarksrender::register(plugin)?;
+    landmarks2face::register(plugin)?;
     Ok(())
 }
