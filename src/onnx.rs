@@ -217,7 +217,12 @@ fn open_with(
     p: Provider,
     opts: &SessionOptions,
 ) -> Result<Session, String> {
-    let mut b = Session::builder(env).map_err(|e| e.to_string())?;
+    // Worker threads that spin between runs burn the CPU that the other elements of a live
+    // pipeline need (one run per 40 ms frame): let them sleep.
+    let mut b = Session::builder(env)
+        .map_err(|e| e.to_string())?
+        .with_config_entry("session.intra_op.allow_spinning", "0")
+        .map_err(|e| e.to_string())?;
     if opts.threads > 0 {
         b = b
             .with_intra_threads(opts.threads as usize)
