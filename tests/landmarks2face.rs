@@ -328,3 +328,67 @@ fn wrong_size_landmark_buffer_is_an_error() {
         assert!(e.error().to_string().contains("576"), "{}", e.error());
     }
 }
+
+#[test]
+fn any_model_that_fits_the_contract_runs() {
+    // Another size (128), another crop, no mask: a model that returns its reference crop.
+    init();
+    let e = gst::ElementFactory::make("landmarks2face")
+        .property("model", model("l2f_identity.onnx"))
+        .property("portrait", PORTRAIT)
+        .build()
+        .unwrap();
+    e.set_property_from_str("mode", "crop");
+    let mut h = harness(&e, None);
+    h.push(lm_buffer(&open_mouth(0.08), 0)).unwrap();
+    let _ = h.pull().unwrap();
+    let caps = h.sinkpad().unwrap().current_caps().unwrap();
+    let s = caps.structure(0).unwrap();
+    assert_eq!(
+        (
+            s.get::<i32>("width").unwrap(),
+            s.get::<i32>("height").unwrap()
+        ),
+        (128, 128)
+    );
+
+    let e = gst::ElementFactory::make("landmarks2face")
+        .property("model", model("l2f_identity.onnx"))
+        .property("portrait", PORTRAIT)
+        .build()
+        .unwrap();
+    let mut h = harness(&e, None);
+    h.push(lm_buffer(&open_mouth(0.08), 0)).unwrap();
+    let out = h.pull().unwrap();
+    let caps = h.sinkpad().unwrap().current_caps().unwrap();
+    let (got, _, _) = rgba_of(&out, &caps);
+    let (orig, _, _) = portrait_rgba();
+    // The crop went through a 128-pixel resampling and back, nothing else.
+    let p = psnr(&got, &orig);
+    assert!(p > 25.0 && p < 60.0, "PSNR {p:.1}");
+}
+
+#[test]
+fn late_frames_are_dropped_under_qos() {
+    let e = element("crop");
+    let mut h = harness(&e, None);
+    h.push(lm_buffer(&LandmarkFrame::default(), 0)).unwrap();
+    assert!(h.pull().is_ok());
+    // The sink says it is 2 s late at running time 40 ms: frames before 2.04 s are skipped.
+    assert!(h.push_upstream_event(gst::event::Qos::new(
+        gst::QOSType::Underflow,
+        0.5,
+        2_000_000_000,
+        gst::ClockTime::from_mseconds(40),
+    )));
+    for n in 1..10 {
+        h.push(lm_buffer(&LandmarkFrame::default(), n)).unwrap();
+    }
+    assert!(h.try_pull().is_none(), "late frames were rendered");
+    assert_eq!(e.property::<u64>("dropped"), 9);
+    h.push(lm_buffer(&LandmarkFrame::default(), 60)).unwrap();
+    assert_eq!(
+        h.pull().unwrap().pts(),
+        Some(gst::ClockTime::from_mseconds(2400))
+    );
+}

@@ -87,6 +87,27 @@ def lstm_model(meta=META, feature_name="features", drop_state_out=False, hidden=
     return model
 
 
+def l2f_identity_model(size=128):
+    """A landmarks2face model that returns the reference crop unchanged (no mask): another size and
+    crop than the default generator, to show the element is not specific to it."""
+    nodes = [helper.make_node("Identity", ["reference"], ["frame"])]
+    inputs = [
+        helper.make_tensor_value_info("reference", TensorProto.FLOAT, ["N", 3, size, size]),
+        helper.make_tensor_value_info("reference_landmarks", TensorProto.FLOAT, ["N", 68, 2]),
+        helper.make_tensor_value_info("target_landmarks", TensorProto.FLOAT, ["N", 68, 2]),
+    ]
+    outputs = [helper.make_tensor_value_info("frame", TensorProto.FLOAT, ["N", 3, size, size])]
+    graph = helper.make_graph(nodes, "l2f_identity", inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="talkingface-tests")
+    model.ir_version = 8
+    for k, v in {"kind": "landmarks2face", "version": "1", "size": str(size),
+                 "description": "test model: returns the reference crop", "crop": "eyes:0.25,0.4,0.75,0.4"}.items():
+        e = model.metadata_props.add()
+        e.key, e.value = "talkingface." + k, v
+    onnx.checker.check_model(model)
+    return model
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     onnx.save(lstm_model(), OUT / "a2l_test.onnx")
@@ -98,6 +119,7 @@ def main():
     onnx.save(lstm_model(n_feat=96), OUT / "bad_feature_size.onnx")  # metadata says 120
     onnx.save(lstm_model(drop_state_out=True), OUT / "bad_state.onnx")
     (OUT / "not_a_model.onnx").write_text("this is not an ONNX file\n")
+    onnx.save(l2f_identity_model(), OUT / "l2f_identity.onnx")
     for p in sorted(OUT.iterdir()):
         print(f"{p.relative_to(ROOT)}: {p.stat().st_size} bytes")
 
