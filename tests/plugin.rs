@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The built plugin as users meet it: gst-inspect-1.0 and gst-launch-1.0 with GST_PLUGIN_PATH, and
+//! the ONNX Runtime library lookup (a process-wide setting, so tested in child processes).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn plugin_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("debug");
+    assert!(
+        dir.join("libgsttalkingface.so").exists(),
+        "run `cargo build` first: {} has no libgsttalkingface.so",
+        dir.display()
+    );
+    dir
+}
+
+fn model(name: &str) -> String {
+    format!("{}/tests/models/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn gst_inspect_documents_every_element() {
+    for (element, needle) in [
+        (
+            "audio2landmarks",
+            "audioconvert ! audioresample ! audio2landmarks",
+        ),
+        ("landmarks2face", "landmarks2face portrait="),
+        ("landmarksrender", "landmarksrender"),
+        ("facelandmarks", "facelandmarks"),
+    ] {
+        let out = Command::new("gst-inspect-1.0")
+            .arg(element)
+            .env("GST_PLUGIN_PATH", plugin_dir())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "gst-inspect-1.0 {element} failed");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(needle), "{element}: no example in:\n{text}");
+        assert!(text.contains("talkingface"));
+    }
+}
+
+fn launch(env: &[(&str, &str)]) -> (bool, String) {
+    let mut c = Command::new("gst-launch-1.0");
+    c.args([
+        "audiotestsrc",
+        "num-buffers=5",
+        "!",
+        "audioconvert",
+        "!",
+        "audioresample",
+        "!",
+        "audio2landmarks",
+        &format!("model={}", model("a2l_test.onnx")),
+        "!",
+        "fakesink",
+    ])
+    .env("GST_PLUGIN_PATH", plugin_dir());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn onnx_runtime_found_after_setup_without_variables() {
+    let (ok, text) = launch(&[]);
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn ort_dylib_path_is_honoured_and_named_when_wrong() {
+    let (ok, text) = launch(&[("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")]);
+    assert!(!ok);
+    assert!(
+        text.contains("/nonexistent/libonnxruntime.so") && text.contains("ONNX Runtime"),
+        "{text}"
+    );
+    // A file that is not the library: refused with the loader's reason and the path.
+    let (ok, text) = launch(&[("ORT_DYLIB_PATH", &model("not_a_model.onnx"))]);
+    assert!(!ok);
+    assert!(text.contains("not_a_model.onnx"), "{text}");
+}
