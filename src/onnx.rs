@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use gst::glib;
+use gst::prelude::*;
 use ort::environment::Environment;
 use ort::ep;
 use ort::session::Session;
@@ -374,4 +375,117 @@ pub fn provider_message(element: &gst::Element, model: &Model, path: &Path) -> g
         .field("failed", failed.join("; "))
         .build();
     gst::message::Element::builder(s).src(element).build()
+}
+
+/// Names of the properties [`session_properties`] makes (besides the read-only `provider`).
+const SESSION_PROPERTIES: &[&str] = &[
+    "execution-provider",
+    "tensorrt-cache-dir",
+    "tensorrt-fp16",
+    "threads",
+];
+
+/// The properties every model-running element has: `execution-provider`, `provider` (read-only:
+/// the provider in use once started), `tensorrt-cache-dir`, `tensorrt-fp16`, `threads`.
+pub fn session_properties() -> Vec<glib::ParamSpec> {
+    vec![
+        glib::ParamSpecEnum::builder_with_default("execution-provider", ExecutionProvider::Auto)
+            .nick("Execution provider")
+            .blurb("Where the model runs: auto (TensorRT, then CUDA, then CPU) or one of them strictly")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("provider")
+            .nick("Provider in use")
+            .blurb("The execution provider the model runs on (tensorrt, cuda, cpu), once started")
+            .read_only()
+            .build(),
+        glib::ParamSpecString::builder("tensorrt-cache-dir")
+            .nick("TensorRT engine cache")
+            .blurb("Folder of the TensorRT engine and timing caches")
+            .default_value(Some(default_trt_cache_dir().to_string_lossy().as_ref()))
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecBoolean::builder("tensorrt-fp16")
+            .nick("TensorRT fp16")
+            .blurb("Build fp16 TensorRT engines where the device supports them")
+            .default_value(true)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("threads")
+            .nick("Threads")
+            .blurb("CPU threads of ONNX Runtime (0: all cores)")
+            .maximum(256)
+            .default_value(0)
+            .mutable_ready()
+            .build(),
+    ]
+}
+
+impl SessionOptions {
+    /// Sets one of the [`session_properties`]; false if `name` is not one of them.
+    pub fn set_property(&mut self, name: &str, value: &glib::Value) -> bool {
+        match name {
+            "execution-provider" => self.provider = value.get().unwrap_or_default(),
+            "tensorrt-cache-dir" => {
+                self.trt_cache_dir = value
+                    .get::<Option<String>>()
+                    .ok()
+                    .flatten()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(default_trt_cache_dir)
+            }
+            "tensorrt-fp16" => self.trt_fp16 = value.get().unwrap_or(true),
+            "threads" => self.threads = value.get().unwrap_or(0),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Reads one of the [`session_properties`] (not `provider`, which the element keeps).
+    pub fn property(&self, name: &str) -> Option<glib::Value> {
+        SESSION_PROPERTIES.contains(&name).then(|| match name {
+            "execution-provider" => self.provider.to_value(),
+            "tensorrt-cache-dir" => self.trt_cache_dir.to_string_lossy().to_string().to_value(),
+            "tensorrt-fp16" => self.trt_fp16.to_value(),
+            _ => self.threads.to_value(),
+        })
+    }
+}
+
+/// Opens an element's model at NULL→READY: loads it under the provider policy and logs why each
+/// provider before the one in use failed (INFO under `auto`, WARNING when a provider was named).
+/// Returns the model and the provider message to post once the element has started.
+pub fn open_model(
+    element: &gst::Element,
+    cat: gst::DebugCategory,
+    path: &Path,
+    opts: &SessionOptions,
+) -> Result<(Model, gst::Message), gst::ErrorMessage> {
+    let model = Model::load(path, opts).map_err(|e| {
+        let kind = if path.exists() {
+            gst::ResourceError::Failed
+        } else {
+            gst::ResourceError::NotFound
+        };
+        gst::error_msg!(
+            kind,
+            (
+                "{}: {}",
+                element
+                    .factory()
+                    .map(|f| f.name().to_string())
+                    .unwrap_or_default(),
+                e
+            )
+        )
+    })?;
+    for f in model.failure_report() {
+        if opts.provider == ExecutionProvider::Auto {
+            gst::info!(cat, obj = element, "{}", f);
+        } else {
+            gst::warning!(cat, obj = element, "{}", f);
+        }
+    }
+    let msg = provider_message(element, &model, path);
+    Ok((model, msg))
 }

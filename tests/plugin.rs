@@ -2,25 +2,11 @@
 //! The built plugin as users meet it: gst-inspect-1.0 and gst-launch-1.0 with GST_PLUGIN_PATH, and
 //! the ONNX Runtime library lookup (a process-wide setting, so tested in child processes).
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 
-fn plugin_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let dir = target.join("debug");
-    assert!(
-        dir.join("libgsttalkingface.so").exists(),
-        "run `cargo build` first: {} has no libgsttalkingface.so",
-        dir.display()
-    );
-    dir
-}
-
-fn model(name: &str) -> String {
-    format!("{}/tests/models/{name}", env!("CARGO_MANIFEST_DIR"))
-}
+use common::{model, plugin_dir};
 
 #[test]
 fn gst_inspect_documents_every_element() {

@@ -4,17 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use gst::prelude::*;
-
-fn plugin_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("debug")
-}
 
 fn pearson(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len()) as f64;
@@ -56,8 +49,16 @@ fn mouth_follows_audio_energy_at_lag_zero() {
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
-    let v = p.by_name("v").unwrap().downcast::<gst_app::AppSink>().unwrap();
-    let a = p.by_name("a").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    let v = p
+        .by_name("v")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    let a = p
+        .by_name("a")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
     p.set_state(gst::State::Playing).unwrap();
     let vt = std::thread::spawn(move || {
         let mut open = Vec::new();
@@ -66,7 +67,10 @@ fn mouth_follows_audio_energy_at_lag_zero() {
             let m = b.map_readable().unwrap();
             let f = gsttalkingface::landmarks::LandmarkFrame::from_bytes(m.as_slice()).unwrap();
             let pts = b.pts().unwrap();
-            open.push((pts, gsttalkingface::faceshape::mouth_opening(&f.points) as f64));
+            open.push((
+                pts,
+                gsttalkingface::faceshape::mouth_opening(&f.points) as f64,
+            ));
         }
         open
     });
@@ -126,7 +130,16 @@ fn mouth_follows_audio_energy_at_lag_zero() {
         }
     }
     println!("mouth opening vs audio energy by lag: {}", table.join(" "));
-    assert!(best.1 > 0.3, "the mouth does not follow the audio (best r {:.2})", best.1);
-    assert!(best.0.abs() <= 1, "best lag {} frames (r {:.2})", best.0, best.1);
+    assert!(
+        best.1 > 0.3,
+        "the mouth does not follow the audio (best r {:.2})",
+        best.1
+    );
+    assert!(
+        best.0.abs() <= 1,
+        "best lag {} frames (r {:.2})",
+        best.0,
+        best.1
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,7 +10,7 @@ use ort::value::TensorRef;
 use crate::features::{FeatureConfig, FeatureExtractor};
 use crate::landmarks::{self, LandmarkFrame, FLAG_SPEECH, N_POINTS, RECORD_SIZE};
 use crate::motion::{BlinkGenerator, HeadMotion};
-use crate::onnx::{self, ExecutionProvider, Model, SessionOptions};
+use crate::onnx::{self, Model, SessionOptions};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -21,7 +21,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 const DEFAULT_EXPRESSIVENESS: f64 = 1.0;
-const DEFAULT_THREADS: u32 = 0;
 const DEFAULT_BLINKS: bool = true;
 const DEFAULT_HEAD_MOTION: f64 = 1.0;
 /// Gaps in the input up to this long are filled with silence; longer ones restart the frame grid.
@@ -48,10 +47,7 @@ fn default_model_path() -> PathBuf {
 #[derive(Debug, Clone)]
 struct Settings {
     model: PathBuf,
-    execution_provider: ExecutionProvider,
-    trt_cache_dir: PathBuf,
-    trt_fp16: bool,
-    threads: u32,
+    session: SessionOptions,
     expressiveness: f64,
     blinks: bool,
     head_motion: f64,
@@ -61,10 +57,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             model: default_model_path(),
-            execution_provider: ExecutionProvider::Auto,
-            trt_cache_dir: onnx::default_trt_cache_dir(),
-            trt_fp16: true,
-            threads: DEFAULT_THREADS,
+            session: SessionOptions::default(),
             expressiveness: DEFAULT_EXPRESSIVENESS,
             blinks: DEFAULT_BLINKS,
             head_motion: DEFAULT_HEAD_MOTION,
@@ -832,30 +825,10 @@ impl Audio2Landmarks {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let opts = SessionOptions {
-            provider: settings.execution_provider,
-            trt_cache_dir: settings.trt_cache_dir.clone(),
-            trt_fp16: settings.trt_fp16,
-            threads: settings.threads,
-        };
         let path = &settings.model;
-        let model = Model::load(path, &opts).map_err(|e| {
-            let kind = if path.exists() {
-                gst::ResourceError::Failed
-            } else {
-                gst::ResourceError::NotFound
-            };
-            gst::error_msg!(kind, ("audio2landmarks: {}", e))
-        })?;
-        for f in model.failure_report() {
-            if settings.execution_provider == ExecutionProvider::Auto {
-                gst::info!(CAT, imp = self, "{}", f);
-            } else {
-                gst::warning!(CAT, imp = self, "{}", f);
-            }
-        }
+        let (model, msg) =
+            onnx::open_model(self.obj().upcast_ref(), *CAT, path, &settings.session)?;
         let provider = model.provider.nick().to_string();
-        let msg = onnx::provider_message(self.obj().upcast_ref(), &model, path);
         let engine = Engine::new(model).map_err(|e| {
             gst::error_msg!(
                 gst::ResourceError::Settings,
@@ -962,40 +935,12 @@ impl ObjectSubclass for Audio2Landmarks {
 impl ObjectImpl for Audio2Landmarks {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
+            let mut props = onnx::session_properties();
+            props.extend([
                 glib::ParamSpecString::builder("model")
                     .nick("Model")
                     .blurb("Path of the ONNX audio2landmarks model (default: the project's model in the user's data folder or the source tree's models/)")
                     .default_value(Some(default_model_path().to_string_lossy().as_ref()))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("execution-provider", ExecutionProvider::Auto)
-                    .nick("Execution provider")
-                    .blurb("Where the model runs: auto (TensorRT, then CUDA, then CPU) or one of them strictly")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("provider")
-                    .nick("Provider in use")
-                    .blurb("The execution provider the model runs on (tensorrt, cuda, cpu), once started")
-                    .read_only()
-                    .build(),
-                glib::ParamSpecString::builder("tensorrt-cache-dir")
-                    .nick("TensorRT engine cache")
-                    .blurb("Folder of the TensorRT engine and timing caches")
-                    .default_value(Some(onnx::default_trt_cache_dir().to_string_lossy().as_ref()))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecBoolean::builder("tensorrt-fp16")
-                    .nick("TensorRT fp16")
-                    .blurb("Build fp16 TensorRT engines where the device supports them")
-                    .default_value(true)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("threads")
-                    .nick("Threads")
-                    .blurb("CPU threads of ONNX Runtime (0: all cores)")
-                    .maximum(256)
-                    .default_value(DEFAULT_THREADS)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecDouble::builder("expressiveness")
@@ -1025,7 +970,8 @@ impl ObjectImpl for Audio2Landmarks {
                     .blurb("Algorithmic latency in nanoseconds (analysis window + lookahead), once started")
                     .read_only()
                     .build(),
-            ]
+            ]);
+            props
         });
         PROPERTIES.as_ref()
     }
@@ -1041,23 +987,14 @@ impl ObjectImpl for Audio2Landmarks {
                     .map(PathBuf::from)
                     .unwrap_or_else(default_model_path);
             }
-            "execution-provider" => {
-                s.execution_provider = value.get().unwrap_or_default();
-            }
-            "tensorrt-cache-dir" => {
-                s.trt_cache_dir = value
-                    .get::<Option<String>>()
-                    .ok()
-                    .flatten()
-                    .map(PathBuf::from)
-                    .unwrap_or_else(onnx::default_trt_cache_dir);
-            }
-            "tensorrt-fp16" => s.trt_fp16 = value.get().unwrap_or(true),
-            "threads" => s.threads = value.get().unwrap_or(DEFAULT_THREADS),
             "expressiveness" => s.expressiveness = value.get().unwrap_or(DEFAULT_EXPRESSIVENESS),
             "blinks" => s.blinks = value.get().unwrap_or(DEFAULT_BLINKS),
             "head-motion" => s.head_motion = value.get().unwrap_or(DEFAULT_HEAD_MOTION),
-            other => gst::warning!(CAT, imp = self, "unknown property {}", other),
+            other => {
+                if !s.session.set_property(other, value) {
+                    gst::warning!(CAT, imp = self, "unknown property {}", other);
+                }
+            }
         }
     }
 
@@ -1065,16 +1002,12 @@ impl ObjectImpl for Audio2Landmarks {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
         match pspec.name() {
             "model" => s.model.to_string_lossy().to_string().to_value(),
-            "execution-provider" => s.execution_provider.to_value(),
             "provider" => self
                 .provider
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone()
                 .to_value(),
-            "tensorrt-cache-dir" => s.trt_cache_dir.to_string_lossy().to_string().to_value(),
-            "tensorrt-fp16" => s.trt_fp16.to_value(),
-            "threads" => s.threads.to_value(),
             "expressiveness" => s.expressiveness.to_value(),
             "blinks" => s.blinks.to_value(),
             "head-motion" => s.head_motion.to_value(),
@@ -1088,7 +1021,10 @@ impl ObjectImpl for Audio2Landmarks {
                     .unwrap_or(0)
                     .to_value()
             }
-            _ => glib::Value::from_type(pspec.value_type()),
+            other => s
+                .session
+                .property(other)
+                .unwrap_or_else(|| glib::Value::from_type(pspec.value_type())),
         }
     }
 

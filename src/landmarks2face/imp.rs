@@ -12,7 +12,7 @@ use super::identity::{decode_image, Crop, Identity};
 use super::Mode;
 use crate::dlib::FaceLandmarker;
 use crate::landmarks::{self, LandmarkFrame, N_POINTS};
-use crate::onnx::{self, ExecutionProvider, Model, SessionOptions};
+use crate::onnx::{self, Model, SessionOptions};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -64,10 +64,7 @@ struct Settings {
     portrait: Option<PathBuf>,
     face_model: Option<PathBuf>,
     mode: Mode,
-    execution_provider: ExecutionProvider,
-    trt_cache_dir: PathBuf,
-    trt_fp16: bool,
-    threads: u32,
+    session: SessionOptions,
 }
 
 impl Default for Settings {
@@ -77,10 +74,7 @@ impl Default for Settings {
             portrait: None,
             face_model: None,
             mode: Mode::Full,
-            execution_provider: ExecutionProvider::Auto,
-            trt_cache_dir: onnx::default_trt_cache_dir(),
-            trt_fp16: true,
-            threads: 0,
+            session: SessionOptions::default(),
         }
     }
 }
@@ -849,26 +843,10 @@ impl Landmarks2Face {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let opts = SessionOptions {
-            provider: settings.execution_provider,
-            trt_cache_dir: settings.trt_cache_dir.clone(),
-            trt_fp16: settings.trt_fp16,
-            threads: settings.threads,
-        };
         let path = &settings.model;
-        let model = Model::load(path, &opts).map_err(|e| {
-            let kind = if path.exists() {
-                gst::ResourceError::Failed
-            } else {
-                gst::ResourceError::NotFound
-            };
-            gst::error_msg!(kind, ("landmarks2face: {}", e))
-        })?;
-        for f in model.failure_report() {
-            gst::info!(CAT, imp = self, "{}", f);
-        }
+        let (model, msg) =
+            onnx::open_model(self.obj().upcast_ref(), *CAT, path, &settings.session)?;
         let provider = model.provider.nick().to_string();
-        let msg = onnx::provider_message(self.obj().upcast_ref(), &model, path);
         let generator = Generator::new(model).map_err(|e| {
             gst::error_msg!(
                 gst::ResourceError::Settings,
@@ -1015,7 +993,8 @@ impl ObjectSubclass for Landmarks2Face {
 impl ObjectImpl for Landmarks2Face {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
+            let mut props = onnx::session_properties();
+            props.extend([
                 glib::ParamSpecString::builder("model")
                     .nick("Model")
                     .blurb("Path of the ONNX landmarks2face model (default: the project's model)")
@@ -1037,41 +1016,13 @@ impl ObjectImpl for Landmarks2Face {
                     .blurb("Output the aligned face crop, or the whole portrait with the face pasted back")
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecEnum::builder_with_default("execution-provider", ExecutionProvider::Auto)
-                    .nick("Execution provider")
-                    .blurb("Where the model runs: auto (TensorRT, then CUDA, then CPU) or one of them strictly")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("provider")
-                    .nick("Provider in use")
-                    .blurb("The execution provider the model runs on, once started")
-                    .read_only()
-                    .build(),
-                glib::ParamSpecString::builder("tensorrt-cache-dir")
-                    .nick("TensorRT engine cache")
-                    .blurb("Folder of the TensorRT engine and timing caches")
-                    .default_value(Some(onnx::default_trt_cache_dir().to_string_lossy().as_ref()))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecBoolean::builder("tensorrt-fp16")
-                    .nick("TensorRT fp16")
-                    .blurb("Build fp16 TensorRT engines where the device supports them")
-                    .default_value(true)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("threads")
-                    .nick("Threads")
-                    .blurb("CPU threads of ONNX Runtime (0: all cores)")
-                    .maximum(256)
-                    .default_value(0)
-                    .mutable_ready()
-                    .build(),
                 glib::ParamSpecUInt64::builder("dropped")
                     .nick("Dropped")
                     .blurb("Frames dropped because they would have been late (QoS)")
                     .read_only()
                     .build(),
-            ]
+            ]);
+            props
         });
         PROPERTIES.as_ref()
     }
@@ -1084,13 +1035,11 @@ impl ObjectImpl for Landmarks2Face {
             "portrait" => s.portrait = path(value),
             "face-model" => s.face_model = path(value),
             "mode" => s.mode = value.get().unwrap_or_default(),
-            "execution-provider" => s.execution_provider = value.get().unwrap_or_default(),
-            "tensorrt-cache-dir" => {
-                s.trt_cache_dir = path(value).unwrap_or_else(onnx::default_trt_cache_dir)
+            other => {
+                if !s.session.set_property(other, value) {
+                    gst::warning!(CAT, imp = self, "unknown property {}", other);
+                }
             }
-            "tensorrt-fp16" => s.trt_fp16 = value.get().unwrap_or(true),
-            "threads" => s.threads = value.get().unwrap_or(0),
-            other => gst::warning!(CAT, imp = self, "unknown property {}", other),
         }
     }
 
@@ -1102,16 +1051,12 @@ impl ObjectImpl for Landmarks2Face {
             "portrait" => path(&s.portrait).to_value(),
             "face-model" => path(&s.face_model).to_value(),
             "mode" => s.mode.to_value(),
-            "execution-provider" => s.execution_provider.to_value(),
             "provider" => self
                 .provider
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone()
                 .to_value(),
-            "tensorrt-cache-dir" => s.trt_cache_dir.to_string_lossy().to_string().to_value(),
-            "tensorrt-fp16" => s.trt_fp16.to_value(),
-            "threads" => s.threads.to_value(),
             "dropped" => {
                 drop(s);
                 self.state
@@ -1122,7 +1067,10 @@ impl ObjectImpl for Landmarks2Face {
                     .unwrap_or(0)
                     .to_value()
             }
-            _ => glib::Value::from_type(pspec.value_type()),
+            other => s
+                .session
+                .property(other)
+                .unwrap_or_else(|| glib::Value::from_type(pspec.value_type())),
         }
     }
 

@@ -14,6 +14,20 @@ pub fn init() {
     });
 }
 
+/// Where `cargo build` put the plugin (scripts/test.sh builds it before the tests).
+pub fn plugin_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("debug");
+    assert!(
+        dir.join("libgsttalkingface.so").exists(),
+        "run `cargo build` first: {} has no libgsttalkingface.so",
+        dir.display()
+    );
+    dir
+}
+
 pub fn model(name: &str) -> String {
     let p: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "models", name]
         .iter()
