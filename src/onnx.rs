@@ -386,8 +386,9 @@ const SESSION_PROPERTIES: &[&str] = &[
 ];
 
 /// The properties every model-running element has: `execution-provider`, `provider` (read-only:
-/// the provider in use once started), `tensorrt-cache-dir`, `tensorrt-fp16`, `threads`.
-pub fn session_properties() -> Vec<glib::ParamSpec> {
+/// the provider in use once started), `tensorrt-cache-dir`, `tensorrt-fp16`, `threads` (its default
+/// given: the element's own [`SessionOptions`] default must agree).
+pub fn session_properties(default_threads: u32) -> Vec<glib::ParamSpec> {
     vec![
         glib::ParamSpecEnum::builder_with_default("execution-provider", ExecutionProvider::Auto)
             .nick("Execution provider")
@@ -415,7 +416,7 @@ pub fn session_properties() -> Vec<glib::ParamSpec> {
             .nick("Threads")
             .blurb("CPU threads of ONNX Runtime (0: all cores)")
             .maximum(256)
-            .default_value(0)
+            .default_value(default_threads)
             .mutable_ready()
             .build(),
     ]

@@ -21,6 +21,9 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 const DEFAULT_EXPRESSIVENESS: f64 = 1.0;
+/// One ONNX Runtime thread: the speech model is small; a second thread costs more than it gives
+/// (docs/performance.md).
+const DEFAULT_THREADS: u32 = 1;
 const DEFAULT_BLINKS: bool = true;
 const DEFAULT_HEAD_MOTION: f64 = 1.0;
 /// Gaps in the input up to this long are filled with silence; longer ones restart the frame grid.
@@ -57,7 +60,10 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             model: default_model_path(),
-            session: SessionOptions::default(),
+            session: SessionOptions {
+                threads: DEFAULT_THREADS,
+                ..SessionOptions::default()
+            },
             expressiveness: DEFAULT_EXPRESSIVENESS,
             blinks: DEFAULT_BLINKS,
             head_motion: DEFAULT_HEAD_MOTION,
@@ -935,7 +941,7 @@ impl ObjectSubclass for Audio2Landmarks {
 impl ObjectImpl for Audio2Landmarks {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let mut props = onnx::session_properties();
+            let mut props = onnx::session_properties(DEFAULT_THREADS);
             props.extend([
                 glib::ParamSpecString::builder("model")
                     .nick("Model")

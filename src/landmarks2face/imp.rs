@@ -993,7 +993,7 @@ impl ObjectSubclass for Landmarks2Face {
 impl ObjectImpl for Landmarks2Face {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let mut props = onnx::session_properties();
+            let mut props = onnx::session_properties(0);
             props.extend([
                 glib::ParamSpecString::builder("model")
                     .nick("Model")
