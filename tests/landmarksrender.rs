@@ -5,158 +5,387 @@ mod common;
 
 use common::*;
 use gst::prelude::*;
-use gst_video::prelude::*;
+use gst_check::Harness;
 use gsttalkingface::landmarks::{self, LandmarkFrame};
 
-fn harness(out_caps: Option<&str>) -> (gst::Element, gst_check::Harness) {
-    init();
-    let e = gst::ElementFactory::make("landmarksrender")
-        .build()
-        .unwrap();
-    let mut h = gst_check::Harness::with_element(&e, Some("sink"), Some("src"));
-    if let Some(c) = out_caps {
-        h.set_sink_caps_str(c);
-    }
-    h.play();
-    h.set_src_caps(landmarks::caps(Some(gst::Fraction::new(25, 1))));
-    (e, h)
-}
+/// The element's default background, 0xff14181e, as RGB.
+const BG: [u8; 3] = [0x14, 0x18, 0x1e];
+const FRAME: gst::ClockTime = gst::ClockTime::from_mseconds(40);
 
-fn buf(f: &LandmarkFrame, n: u64) -> gst::Buffer {
-    let mut b = gst::Buffer::from_mut_slice(f.to_bytes().to_vec());
+fn buffer(frame: &LandmarkFrame, n: u64) -> gst::Buffer {
+    let mut b = gst::Buffer::from_slice(frame.to_bytes());
     {
         let b = b.get_mut().unwrap();
-        b.set_pts(gst::ClockTime::from_mseconds(40 * n));
-        b.set_duration(gst::ClockTime::from_mseconds(40));
+        b.set_pts(FRAME * n);
+        b.set_duration(FRAME);
+        b.set_offset(n);
+        b.set_offset_end(n + 1);
     }
     b
 }
 
-/// Pixels that differ from the top-left background pixel, with their coordinates.
-fn drawn(h: &mut gst_check::Harness, b: &gst::Buffer) -> (Vec<(usize, usize)>, usize, usize) {
-    let caps = h.sinkpad().unwrap().current_caps().unwrap();
-    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
-    assert_eq!(info.format(), gst_video::VideoFormat::Rgba);
-    let f = gst_video::VideoFrameRef::from_buffer_ref_readable(b.as_ref(), &info).unwrap();
-    let (w, hh) = (info.width() as usize, info.height() as usize);
-    let stride = f.plane_stride()[0] as usize;
-    let d = f.plane_data(0).unwrap();
-    let bg = [
-        d[stride * (hh - 1)],
-        d[stride * (hh - 1) + 1],
-        d[stride * (hh - 1) + 2],
-    ];
-    let mut v = Vec::new();
-    for y in 0..hh {
-        for x in 0..w {
-            let i = y * stride + x * 4;
-            if (0..3).any(|c| (d[i + c] as i32 - bg[c] as i32).abs() > 20) {
-                v.push((x, y));
+fn harness(launch: &str, fps: i32) -> Harness {
+    init();
+    let mut h = Harness::new_parse(launch);
+    h.set_src_caps(landmarks::caps(Some(gst::Fraction::new(fps, 1))));
+    h
+}
+
+fn out_info(h: &Harness) -> gst_video::VideoInfo {
+    let caps = h.sinkpad().unwrap().current_caps().expect("output caps");
+    gst_video::VideoInfo::from_caps(&caps).unwrap()
+}
+
+/// An RGBA frame as a (width, height, pixels) image.
+struct Image {
+    w: usize,
+    h: usize,
+    px: Vec<[u8; 4]>,
+}
+
+impl Image {
+    fn from_rgba(buf: &gst::Buffer, info: &gst_video::VideoInfo) -> Image {
+        assert_eq!(info.format(), gst_video::VideoFormat::Rgba);
+        let (w, h) = (info.width() as usize, info.height() as usize);
+        let stride = info.stride()[0] as usize;
+        let map = buf.map_readable().unwrap();
+        let mut px = Vec::with_capacity(w * h);
+        for y in 0..h {
+            for x in 0..w {
+                let o = y * stride + x * 4;
+                px.push([map[o], map[o + 1], map[o + 2], map[o + 3]]);
             }
         }
+        Image { w, h, px }
     }
-    (v, w, hh)
+
+    fn drawn(&self, x: usize, y: usize) -> bool {
+        let p = self.px[y * self.w + x];
+        (0..3).any(|c| p[c].abs_diff(BG[c]) > 8)
+    }
+
+    /// Drawn pixels in the canonical box [x0, x1) x [y0, y1) (the unit square on the smaller side,
+    /// centred, as the element maps it).
+    fn count_in(&self, x0: f32, y0: f32, x1: f32, y1: f32) -> usize {
+        let (xa, ya) = self.px_of(x0, y0);
+        let (xb, yb) = self.px_of(x1, y1);
+        let mut n = 0;
+        for y in ya..yb.min(self.h) {
+            for x in xa..xb.min(self.w) {
+                n += self.drawn(x, y) as usize;
+            }
+        }
+        n
+    }
+
+    fn px_of(&self, x: f32, y: f32) -> (usize, usize) {
+        let s = self.w.min(self.h) as f32;
+        let ox = (self.w as f32 - s) / 2.0;
+        let oy = (self.h as f32 - s) / 2.0;
+        ((ox + x * s) as usize, (oy + y * s) as usize)
+    }
+
+    fn total(&self) -> usize {
+        self.count_in(0.0, 0.0, 1.0, 1.0)
+    }
+
+    fn centroid(&self) -> (f32, f32) {
+        let (mut sx, mut sy, mut n) = (0f64, 0f64, 0f64);
+        for y in 0..self.h {
+            for x in 0..self.w {
+                if self.drawn(x, y) {
+                    sx += x as f64 + 0.5;
+                    sy += y as f64 + 0.5;
+                    n += 1.0;
+                }
+            }
+        }
+        assert!(n > 0.0, "nothing drawn");
+        ((sx / n) as f32, (sy / n) as f32)
+    }
+
+    fn differing(&self, other: &Image) -> usize {
+        self.px
+            .iter()
+            .zip(&other.px)
+            .filter(|(a, b)| a != b)
+            .count()
+    }
 }
 
-fn centroid(v: &[(usize, usize)]) -> (f64, f64) {
-    let n = v.len() as f64;
-    (
-        v.iter().map(|p| p.0 as f64).sum::<f64>() / n,
-        v.iter().map(|p| p.1 as f64).sum::<f64>() / n,
-    )
+/// Renders one frame with the element (default caps: RGBA 256x256).
+fn render(h: &mut Harness, frame: &LandmarkFrame, n: u64) -> Image {
+    h.push(buffer(frame, n)).expect("push");
+    let out = h.pull().expect("pull");
+    Image::from_rgba(&out, &out_info(h))
 }
 
 #[test]
-fn default_caps_and_timestamps() {
-    let (_e, mut h) = harness(Some("video/x-raw,format=RGBA"));
-    h.push(buf(&LandmarkFrame::default(), 3)).unwrap();
+fn negotiates_256_square_by_default_with_the_input_framerate() {
+    let mut h = harness("landmarksrender", 30);
+    h.push(buffer(&LandmarkFrame::default(), 0)).unwrap();
     let out = h.pull().unwrap();
-    assert_eq!(out.pts(), Some(gst::ClockTime::from_mseconds(120)));
-    assert_eq!(out.duration(), Some(gst::ClockTime::from_mseconds(40)));
     let caps = h.sinkpad().unwrap().current_caps().unwrap();
     let s = caps.structure(0).unwrap();
+    assert_eq!(s.name(), "video/x-raw");
     assert_eq!(s.get::<i32>("width").unwrap(), 256);
     assert_eq!(s.get::<i32>("height").unwrap(), 256);
+    assert_eq!(s.get::<&str>("format").unwrap(), "RGBA");
     assert_eq!(
         s.get::<gst::Fraction>("framerate").unwrap(),
-        gst::Fraction::new(25, 1)
+        gst::Fraction::new(30, 1)
     );
+    assert_eq!(out.size(), 256 * 256 * 4);
 }
 
 #[test]
-fn i420_at_any_size() {
-    let (_e, mut h) = harness(Some("video/x-raw,format=I420,width=320,height=240"));
-    h.push(buf(&LandmarkFrame::default(), 0)).unwrap();
+fn negotiates_i420_320x240_from_a_capsfilter() {
+    let mut h = harness(
+        "landmarksrender ! capsfilter caps=video/x-raw,format=I420,width=320,height=240",
+        25,
+    );
+    h.push(buffer(&LandmarkFrame::default(), 0)).unwrap();
     let out = h.pull().unwrap();
-    let caps = h.sinkpad().unwrap().current_caps().unwrap();
-    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+    let info = out_info(&h);
+    assert_eq!(info.format(), gst_video::VideoFormat::I420);
     assert_eq!((info.width(), info.height()), (320, 240));
+    assert_eq!(info.fps(), gst::Fraction::new(25, 1));
     assert_eq!(out.size(), info.size());
-    // Luma shows the face: many bright pixels on a dark background.
+
+    // The face is centred: a 240x240 square in the middle, the side bands stay background.
     let map = out.map_readable().unwrap();
-    let y = &map.as_slice()[..320 * 240];
-    let bright = y.iter().filter(|&&v| v > 100).count();
-    assert!(bright > 300, "{bright} bright luma pixels");
+    let ystride = info.stride()[0] as usize;
+    let luma = |x: usize, y: usize| map[info.offset()[0] + y * ystride + x];
+    let bg = luma(0, 0);
+    for y in 0..240 {
+        for x in (0..30).chain(290..320) {
+            assert_eq!(luma(x, y), bg, "side band drawn at ({x}, {y})");
+        }
+    }
+    // The lips (around x 0.38..0.62, y 0.63..0.72 of the square) are drawn.
+    let lips = (152..175)
+        .flat_map(|y| (40 + 91..40 + 149).map(move |x| (x, y)))
+        .filter(|&(x, y)| luma(x, y).abs_diff(bg) > 10)
+        .count();
+    assert!(lips > 100, "{lips} lip pixels in I420");
+    // The lips are red: Cr above neutral somewhere in the mouth.
+    let (vs, vo) = (info.stride()[2] as usize, info.offset()[2]);
+    let max_cr = (76..88)
+        .flat_map(|cy| (65..75).map(move |cx| (cx, cy)))
+        .map(|(cx, cy)| map[vo + cy * vs + cx])
+        .max()
+        .unwrap();
+    assert!(max_cr > 150, "lips are not red in I420: Cr {max_cr}");
 }
 
 #[test]
-fn mouth_and_pose_are_drawn() {
-    let (_e, mut h) = harness(Some("video/x-raw,format=RGBA,width=256,height=256"));
-    let neutral = LandmarkFrame::default();
-    let mut open = neutral;
-    for i in [56, 57, 58, 65, 66, 67] {
+fn every_format_negotiates_and_fills_the_frame() {
+    init();
+    let formats = [
+        ("RGBA", [0usize, 1, 2, 3]),
+        ("BGRA", [2, 1, 0, 3]),
+        ("ARGB", [1, 2, 3, 0]),
+        ("ABGR", [3, 2, 1, 0]),
+        ("RGBx", [0, 1, 2, 3]),
+        ("BGRx", [2, 1, 0, 3]),
+        ("xRGB", [1, 2, 3, 0]),
+        ("xBGR", [3, 2, 1, 0]),
+        ("RGB", [0, 1, 2, 9]),
+        ("BGR", [2, 1, 0, 9]),
+        ("I420", [9, 9, 9, 9]),
+    ];
+    for (fmt, order) in formats {
+        // An odd size exercises strides and chroma edges.
+        let mut h = harness(
+            &format!(
+                "landmarksrender background=0x80204060 ! capsfilter caps=video/x-raw,format={fmt},width=33,height=17"
+            ),
+            25,
+        );
+        h.push(buffer(&LandmarkFrame::default(), 0)).unwrap();
+        let out = h.pull().unwrap();
+        let info = out_info(&h);
+        assert_eq!(info.format().to_str(), fmt);
+        assert_eq!(out.size(), info.size(), "{fmt}");
+        if order[0] == 9 {
+            continue;
+        }
+        let map = out.map_readable().unwrap();
+        let corner = &map[..info.format_info().pixel_stride()[0] as usize];
+        assert_eq!(corner[order[0]], 0x20, "{fmt} red");
+        assert_eq!(corner[order[1]], 0x40, "{fmt} green");
+        assert_eq!(corner[order[2]], 0x60, "{fmt} blue");
+        if order[3] != 9 {
+            let want = if fmt.contains('x') { 0xff } else { 0x80 };
+            assert_eq!(corner[order[3]], want, "{fmt} alpha or padding");
+        }
+    }
+}
+
+#[test]
+fn timestamps_are_carried() {
+    let mut h = harness("landmarksrender", 25);
+    for n in 0..5u64 {
+        h.push(buffer(&LandmarkFrame::default(), n)).unwrap();
+    }
+    for n in 0..5u64 {
+        let out = h.pull().unwrap();
+        assert_eq!(out.pts(), Some(FRAME * n));
+        assert_eq!(out.duration(), Some(FRAME));
+        assert_eq!(out.offset(), n);
+        assert_eq!(out.offset_end(), n + 1);
+    }
+    assert!(h.try_pull().is_none(), "one video frame per landmark frame");
+}
+
+#[test]
+fn mouth_is_drawn_and_follows_the_jaw() {
+    let mut h = harness("landmarksrender", 25);
+    let mean = LandmarkFrame::default();
+    let a = render(&mut h, &mean, 0);
+    // Lips: x 0.38..0.62, y 0.635..0.715 in the mean face.
+    let lips = a.count_in(0.37, 0.62, 0.63, 0.73);
+    assert!(lips > 300, "only {lips} pixels drawn on the lips");
+    // Nothing drawn in the corners of the canonical square.
+    assert_eq!(a.count_in(0.0, 0.0, 0.15, 0.15), 0);
+    assert_eq!(a.count_in(0.85, 0.85, 1.0, 1.0), 0);
+    // The mean face's mouth is closed: the gap below the lower lip down to the chin is empty.
+    assert_eq!(a.count_in(0.45, 0.74, 0.55, 0.80), 0);
+
+    // Jaw dropped: lower lips and chin move down.
+    let mut open = mean;
+    for i in (5..12).chain(55..60).chain(65..68) {
         open.points[i][1] += 0.08;
     }
-    let mut turned = neutral;
-    turned.pose[3] = 0.15; // tx
-    h.push(buf(&neutral, 0)).unwrap();
-    h.push(buf(&open, 1)).unwrap();
-    h.push(buf(&turned, 2)).unwrap();
-    let (b0, b1, b2) = (h.pull().unwrap(), h.pull().unwrap(), h.pull().unwrap());
-    let (p0, w, hh) = drawn(&mut h, &b0);
-    let (p1, _, _) = drawn(&mut h, &b1);
-    let (p2, _, _) = drawn(&mut h, &b2);
-    assert!(p0.len() > 500, "{} pixels drawn", p0.len());
-    // The mouth region (lower middle of the frame) changes when the jaw drops.
-    let in_mouth = |v: &[(usize, usize)], lo: usize| {
-        v.iter()
-            .filter(|(x, y)| *x > w / 3 && *x < 2 * w / 3 && *y > lo && *y < hh * 95 / 100)
-            .count()
+    let b = render(&mut h, &open, 1);
+    let changed = b.differing(&a);
+    assert!(changed > 300, "only {changed} pixels changed");
+    assert!(
+        b.count_in(0.45, 0.74, 0.55, 0.80) > 50,
+        "the dropped lower lip is not drawn below the mean mouth"
+    );
+    // The upper face is unchanged.
+    let top = |img: &Image| {
+        let (_, y) = img.px_of(0.0, 0.45);
+        img.px[..y * img.w].to_vec()
     };
-    let below = hh * 72 / 100;
-    assert!(in_mouth(&p1, below) > in_mouth(&p0, below) + 20);
-    // tx = 0.15 of the unit square moves the drawing right by about 0.15 * 256 = 38 px.
-    let (c0, c2) = (centroid(&p0), centroid(&p2));
-    assert!((c2.0 - c0.0 - 38.4).abs() < 6.0, "moved by {}", c2.0 - c0.0);
-    assert!((c2.1 - c0.1).abs() < 3.0);
+    assert_eq!(top(&a), top(&b));
 }
 
 #[test]
-fn no_face_is_blank() {
-    let (_e, mut h) = harness(Some("video/x-raw,format=RGBA,width=256,height=256"));
-    let f = LandmarkFrame {
+fn pose_moves_the_drawing() {
+    let mut h = harness("landmarksrender draw-points=false", 25);
+    let mean = LandmarkFrame::default();
+    let a = render(&mut h, &mean, 0);
+    let (cx, cy) = a.centroid();
+
+    let mut moved = mean;
+    moved.pose[3] = 0.1; // tx: 25.6 px right
+    moved.pose[4] = -0.05; // ty: 12.8 px up
+    let (mx, my) = render(&mut h, &moved, 1).centroid();
+    assert!((mx - cx - 25.6).abs() < 1.5, "x {cx} -> {mx}");
+    assert!((my - cy + 12.8).abs() < 1.5, "y {cy} -> {my}");
+
+    // Roll by 90 degrees about the centre of the square: (x, y) -> (c - (y - c), c + (x - c)).
+    let mut rolled = mean;
+    rolled.pose[0] = std::f32::consts::FRAC_PI_2;
+    let (rx, ry) = render(&mut h, &rolled, 2).centroid();
+    assert!((rx - (128.0 - (cy - 128.0))).abs() < 2.0, "roll x {rx}");
+    assert!((ry - (128.0 + (cx - 128.0))).abs() < 2.0, "roll y {ry}");
+
+    // A larger scale spreads the drawing further from the centre.
+    let mut big = mean;
+    big.pose[5] = 0.2f32;
+    let spread = |img: &Image| {
+        let (mut s, mut n) = (0f32, 0f32);
+        for y in 0..img.h {
+            for x in 0..img.w {
+                if img.drawn(x, y) {
+                    s += ((x as f32 - 128.0).powi(2) + (y as f32 - 128.0).powi(2)).sqrt();
+                    n += 1.0;
+                }
+            }
+        }
+        s / n
+    };
+    let b = render(&mut h, &big, 3);
+    let ratio = spread(&b) / spread(&a);
+    assert!((ratio - 0.2f32.exp()).abs() < 0.05, "scale ratio {ratio}");
+}
+
+#[test]
+fn no_face_is_a_blank_frame_with_a_small_marker() {
+    let mut h = harness("landmarksrender", 25);
+    let none = LandmarkFrame {
         confidence: 0.0,
         ..LandmarkFrame::default()
     };
-    h.push(buf(&f, 0)).unwrap();
-    let b = h.pull().unwrap();
-    let (p, _, _) = drawn(&mut h, &b);
-    assert!(p.len() < 200, "{} pixels drawn without a face", p.len());
+    let img = render(&mut h, &none, 0);
+    let n = img.total();
+    assert!(n > 0 && n < 300, "{n} pixels drawn for no face");
+    assert_eq!(img.count_in(0.3, 0.6, 0.7, 0.8), 0, "a mouth is drawn");
 }
 
 #[test]
-fn wrong_size_buffer_is_an_error() {
-    let (e, mut h) = harness(None);
+fn properties_change_the_drawing() {
+    let mean = LandmarkFrame::default();
+    let mut h = harness("landmarksrender", 25);
+    let base = render(&mut h, &mean, 0).total();
+
+    let mut h = harness("landmarksrender draw-points=false", 25);
+    let no_points = render(&mut h, &mean, 0).total();
+    assert!(no_points < base, "{no_points} vs {base} with points");
+
+    let mut h = harness("landmarksrender line-width=5", 25);
+    let thick = render(&mut h, &mean, 0).total();
+    assert!(thick > base * 3 / 2, "{thick} vs {base} at width 2");
+
+    let mut h = harness("landmarksrender background=0xff0000ff", 25);
+    let img = render(&mut h, &mean, 0);
+    assert_eq!(img.px[0], [0, 0, 0xff, 0xff]);
+
+    init();
+    let e = gst::ElementFactory::make("landmarksrender")
+        .build()
+        .unwrap();
+    assert_eq!(e.property::<f64>("line-width"), 2.0);
+    assert!(e.property::<bool>("draw-points"));
+    assert_eq!(e.property::<u32>("background"), 0xff14181e);
+}
+
+/// Pushes `data` into a bare landmarksrender and returns the error message on its bus.
+fn push_bad(data: Vec<u8>) -> String {
+    let mut h = harness("landmarksrender", 25);
     let bus = gst::Bus::new();
-    e.set_bus(Some(&bus));
-    assert!(h.push(gst::Buffer::from_mut_slice(vec![0u8; 10])).is_err());
+    h.element().unwrap().set_bus(Some(&bus));
+    // A good frame first: the element is running.
+    h.push(buffer(&LandmarkFrame::default(), 0)).unwrap();
+    h.pull().unwrap();
+    let r = h.push(gst::Buffer::from_mut_slice(data));
+    assert_eq!(r, Err(gst::FlowError::Error));
     let msg = bus
-        .iter()
-        .find(|m| matches!(m.view(), gst::MessageView::Error(_)))
-        .expect("error message");
-    if let gst::MessageView::Error(err) = msg.view() {
-        assert!(err.error().to_string().contains("576"), "{}", err.error());
-    }
+        .pop_filtered(&[gst::MessageType::Error])
+        .expect("an error message on the bus");
+    let gst::MessageView::Error(err) = msg.view() else {
+        unreachable!()
+    };
+    assert!(err.error().matches(gst::StreamError::Format));
+    err.error().to_string()
+}
+
+#[test]
+fn wrong_size_buffer_is_an_error_message() {
+    let text = push_bad(vec![0u8; 100]);
+    assert!(text.contains("100 bytes"), "{text}");
+    assert!(text.contains("576"), "{text}");
+}
+
+#[test]
+fn nan_values_are_an_error_message() {
+    let mut f = LandmarkFrame::default();
+    f.points[60][1] = f32::NAN;
+    let text = push_bad(f.to_bytes().to_vec());
+    assert!(text.contains("non-finite point"), "{text}");
 }
 
 #[test]
