@@ -1,0 +1,57 @@
+"""Shared pieces: metadata, torch version of the contract front end, the model."""
+import os, sys
+import numpy as np
+import torch
+import torch.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from talkingface_kit import features as F  # noqa: E402
+
+META = {
+    "sample_rate": "16000", "hop_length": "640", "win_length": "1024", "n_fft": "1024", "n_mels": "40",
+    "fmin": "60", "fmax": "7600", "features": "logmel,delta,delta2", "lookahead": "3",
+}
+SR, HOP, WIN, NFFT, NMELS = 16000, 640, 1024, 1024, 40
+LOOKAHEAD = int(META["lookahead"])
+HIDDEN, LAYERS, NFEAT = 128, 2, 120
+SCALE = 0.1  # head output units: canonical displacement / SCALE
+MOUTH = list(range(48, 68)) + list(range(4, 13))
+
+_FB = torch.tensor(F.mel_filterbank(SR, NFFT, NMELS, 60.0, 7600.0), dtype=torch.float64)
+_WIN = torch.tensor(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WIN) / WIN), dtype=torch.float64)
+
+
+def torch_features(x, n_frames):
+    """x: [B, S] float tensor -> [B, n_frames, 120] float32; same as features.features (float64 inside)."""
+    x = x.to(torch.float64)
+    B, S = x.shape
+    off = (HOP - WIN) // 2  # -192
+    pad_left = -off
+    need = pad_left + (n_frames - 1) * HOP + off + WIN + pad_left
+    total = max(pad_left + S, need) + 1
+    buf = torch.zeros(B, total, dtype=torch.float64)
+    buf[:, pad_left:pad_left + S] = x
+    frames = buf[:, : (n_frames - 1) * HOP + WIN].unfold(1, WIN, HOP)[:, :n_frames]  # start = n*HOP + off + pad_left = n*HOP
+    p = torch.fft.rfft(frames * _WIN, n=NFFT).abs() ** 2
+    lm = torch.log(p @ _FB.T + F.LOG_FLOOR)
+    sil = torch.full((B, 1, NMELS), float(np.log(F.LOG_FLOOR)), dtype=torch.float64)
+    d = torch.diff(torch.cat([sil, lm], 1), dim=1)
+    d2 = torch.diff(torch.cat([torch.zeros_like(sil), d], 1), dim=1)
+    return torch.cat([lm, d, d2], 2).float()
+
+
+class A2L(nn.Module):
+    def __init__(self, mean=None, std=None):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(NFEAT) if mean is None else torch.as_tensor(mean).float())
+        self.register_buffer("std", torch.ones(NFEAT) if std is None else torch.as_tensor(std).float())
+        self.lstm = nn.LSTM(NFEAT, HIDDEN, LAYERS, batch_first=True)
+        self.head = nn.Linear(HIDDEN, 136)
+        self.sp = nn.Linear(HIDDEN, 1)
+        nn.init.zeros_(self.head.weight); nn.init.zeros_(self.head.bias)
+
+    def forward(self, x, state=None):
+        x = (x - self.mean) / self.std
+        y, state = self.lstm(x, state)
+        return self.head(y), self.sp(y).squeeze(-1), state  # displacement/SCALE [B,T,136], logit [B,T]

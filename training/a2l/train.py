@@ -1,0 +1,151 @@
+"""Trains the audio2landmarks LSTM on the TTS corpus with teacher targets (seeded, CPU).
+
+usage: train.py STEPS [OUT.pt]
+"""
+import os, pickle, sys, time
+import numpy as np
+import torch
+import torch.nn.functional as Fn
+from scipy.signal import butter, sosfilt, fftconvolve
+
+import common as C
+import targets as T
+
+CROP_FRAMES = 88  # 3.52 s
+BATCH = 32
+SPEED_PERTURB = os.environ.get("A2L_SPEED", "1") == "1"
+
+
+def load(name):
+    items = pickle.load(open(os.path.join(C.HERE, "data", f"corpus_{name}.pkl"), "rb"))
+    for it in items:
+        it["x"] = it["audio"].astype(np.float32) / 32767.0
+    return items
+
+
+def colored_noise(rng, n):
+    w = rng.standard_normal(n)
+    kind = rng.integers(3)
+    if kind == 0:
+        return w
+    spec = np.fft.rfft(w)
+    f = np.arange(spec.size) + 1.0
+    spec = spec / (f ** (0.5 if kind == 1 else 1.0))
+    y = np.fft.irfft(spec, n)
+    return y / (y.std() + 1e-9)
+
+
+def augment(rng, x, speech_mask):
+    """x: clean crop (float64). Returns augmented crop."""
+    if rng.random() < 0.3:  # reverb: exponential decay impulse
+        rt = rng.uniform(0.1, 0.5)
+        n = int(rt * C.SR)
+        ir = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)
+        ir[0] = 1.0 / rng.uniform(0.2, 0.8)  # direct path
+        x = fftconvolve(x, ir)[: x.size]
+        x = x / (np.abs(x).max() + 1e-9) * 0.7
+    if rng.random() < 0.2:  # telephone band
+        sos = butter(4, [300, 3400], btype="band", fs=C.SR, output="sos")
+        x = sosfilt(sos, x)
+    elif rng.random() < 0.2:  # random low-pass
+        sos = butter(4, rng.uniform(2500, 7000), btype="low", fs=C.SR, output="sos")
+        x = sosfilt(sos, x)
+    if rng.random() < 0.7:
+        if speech_mask.any():
+            p_n = np.mean(x[speech_mask] ** 2) / 10 ** (rng.uniform(5, 30) / 10)
+        else:  # no speech in the crop: noise at an absolute level
+            p_n = 10 ** (rng.uniform(-60, -20) / 10)
+        x = x + colored_noise(rng, x.size) * np.sqrt(p_n)
+    else:
+        x = x + rng.standard_normal(x.size) * 10 ** rng.uniform(-5, -3.5)
+    x = x * 10 ** (rng.uniform(-12, 12) / 20)
+    return np.clip(x, -1, 1)
+
+
+def make_crop(rng, items, aug=True):
+    """Concatenates random utterances with random silences; returns audio, opening, width, speech per frame."""
+    n_need = (CROP_FRAMES + 40) * C.HOP
+    parts, phones, t0 = [], [], 0
+    pure_silence = rng.random() < 0.08
+    while t0 < n_need:
+        sil = int(rng.uniform(0.05, 1.2) * C.SR)
+        parts.append(np.zeros(sil)); t0 += sil
+        if pure_silence:
+            continue
+        it = items[rng.integers(len(items))]
+        xu = it["x"].astype(np.float64)
+        k = rng.uniform(0.88, 1.12) if (SPEED_PERTURB and rng.random() < 0.5) else 1.0
+        if k != 1.0:  # speed perturbation: shifts pitch and formants (new 'speakers'), scales timing
+            n_new = int(round(xu.size / k))
+            xu = np.interp(np.arange(n_new) * k, np.arange(xu.size), xu)
+        for p, s, e in it["phones"]:
+            phones.append((p, s / k + t0 / C.SR, e / k + t0 / C.SR))
+        parts.append(xu); t0 += xu.size
+    x = np.concatenate(parts)
+    n_frames = x.size // C.HOP
+    o, w, sp = T.frame_tracks(phones, n_frames)
+    start = int(rng.integers(0, max(1, n_frames - CROP_FRAMES))) if rng.random() < 0.5 else 0
+    xs = x[start * C.HOP:(start + CROP_FRAMES) * C.HOP]
+    o, w, sp = o[start:start + CROP_FRAMES], w[start:start + CROP_FRAMES], sp[start:start + CROP_FRAMES]
+    if aug:
+        xs = augment(rng, xs, np.repeat(sp > 0, C.HOP)[: xs.size])
+    return xs, o, w, sp
+
+
+def batch(rng, items, aug=True):
+    xs, lms, sps = [], [], []
+    for _ in range(BATCH):
+        x, o, w, sp = make_crop(rng, items, aug)
+        xs.append(x); lms.append(T.landmarks(o, w)); sps.append(sp)
+    feats = C.torch_features(torch.tensor(np.stack(xs)), CROP_FRAMES)
+    lm = torch.tensor(np.stack(lms))  # [B,T,68,2]
+    disp = (lm - torch.tensor(T.MEAN_FACE)).reshape(BATCH, CROP_FRAMES, 136) / C.SCALE
+    return feats, disp, torch.tensor(np.stack(sps))
+
+
+def loss_fn(model, feats, disp, sp):
+    out, logit, _ = model(feats)
+    d = C.LOOKAHEAD
+    out, logit = out[:, d:], logit[:, d:]
+    disp, sp = disp[:, : out.shape[1]], sp[:, : out.shape[1]]
+    wts = torch.full((68,), 0.1); wts[C.MOUTH] = 1.0
+    wts = wts.repeat_interleave(2)
+    l_pos = (((out - disp) ** 2) * wts).mean()
+    l_vel = ((((out[:, 1:] - out[:, :-1]) - (disp[:, 1:] - disp[:, :-1])) ** 2) * wts).mean()
+    l_sp = Fn.binary_cross_entropy_with_logits(logit, sp)
+    return l_pos + 2.0 * l_vel + 0.05 * l_sp, (l_pos.item(), l_vel.item(), l_sp.item())
+
+
+def main():
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
+    out_path = sys.argv[2] if len(sys.argv) > 2 else os.path.join(C.HERE, "runs", "model.pt")
+    torch.manual_seed(0); torch.set_num_threads(int(os.environ.get("A2L_THREADS", "2")))
+    rng = np.random.default_rng(0)
+    items = load("train")
+    # feature normalisation constants on augmented training crops
+    fs = torch.cat([batch(rng, items)[0].reshape(-1, C.NFEAT) for _ in range(8)])
+    mean, std = fs.mean(0), fs.std(0).clamp_min(1e-3)
+    model = C.A2L(mean, std)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.05)
+    vrng = np.random.default_rng(99)
+    test = load("test")
+    val = [batch(vrng, test, aug=True) for _ in range(4)]
+    t0 = time.time()
+    for step in range(1, steps + 1):
+        feats, disp, sp = batch(rng, items)
+        loss, parts = loss_fn(model, feats, disp, sp)
+        opt.zero_grad(); loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step(); sched.step()
+        if step % 200 == 0 or step == steps:
+            with torch.no_grad():
+                vl = np.mean([loss_fn(model, *v)[1][0] for v in val])
+            print(f"step {step} loss {loss.item():.4f} pos {parts[0]:.4f} vel {parts[1]:.4f} sp {parts[2]:.3f} "
+                  f"heldout_pos {vl:.4f} {time.time() - t0:.0f}s", flush=True)
+            torch.save({"state": model.state_dict(), "steps": step, "train_s": time.time() - t0}, out_path)
+    print(f"trained {steps} steps in {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
