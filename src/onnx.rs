@@ -61,6 +61,24 @@ pub fn user_cache_dir() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
 }
 
+/// Where a default model (`models/<file>`) is looked for: the source tree this plugin was built
+/// from (so that the models match the code), then the user's data folder, where
+/// `scripts/setup.sh` installs them (for a plugin whose source tree is gone). When neither has it,
+/// the user data path, which the missing-model error then names.
+pub fn default_model_path(file: &str) -> PathBuf {
+    let mut cands = vec![Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(file)];
+    if let Some(d) = user_data_dir() {
+        cands.push(d.join("talkingface").join("models").join(file));
+    }
+    cands
+        .iter()
+        .find(|p| p.exists())
+        .cloned()
+        .unwrap_or_else(|| cands[cands.len() - 1].clone())
+}
+
 /// Default folder of the TensorRT engine cache.
 pub fn default_trt_cache_dir() -> PathBuf {
     user_cache_dir()

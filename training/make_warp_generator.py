@@ -229,7 +229,7 @@ def build(size: int, grid: int):
                                                                     g.const(np.float32(1.2))])),
                          g.const(np.float32(0.0)), g.const(np.float32(1.0))])
     cav = mul(cav_col, sub(g.const(np.float32(1.0)), g.op("Mul", [deep, g.const(np.float32(0.6))])))
-    teeth_col = g.const(np.array([0.86, 0.83, 0.76], np.float32).reshape(1, 3, 1, 1))
+    teeth_col = g.const(np.array([0.93, 0.87, 0.76], np.float32).reshape(1, 3, 1, 1))
     interior = add(mul(cav, sub(g.const(np.float32(1.0)), teeth)), mul(mul(mul(teeth_col, teeth), tooth_shade), g.op("Add", [g.op("Mul", [tpos, g.const(np.float32(-0.35))]), g.const(np.float32(1.0))])))
     interior = mul(interior, side)
     # Soft alpha: the polygon blurred a little, scaled by how much more open the target is.

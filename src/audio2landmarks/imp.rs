@@ -29,22 +29,9 @@ const DEFAULT_HEAD_MOTION: f64 = 1.0;
 /// Gaps in the input up to this long are filled with silence; longer ones restart the frame grid.
 const MAX_GAP_FILL: gst::ClockTime = gst::ClockTime::from_seconds(10);
 
-/// Where the default model is looked for: the user's data folder (scripts/setup.sh installs it
-/// there), then the source tree this plugin was built from.
+/// The default model (see [`onnx::default_model_path`]).
 fn default_model_path() -> PathBuf {
-    let mut cands = Vec::new();
-    if let Some(d) = onnx::user_data_dir() {
-        cands.push(d.join("talkingface/models/audio2landmarks.onnx"));
-    }
-    cands.push(PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/models/audio2landmarks.onnx"
-    )));
-    cands
-        .iter()
-        .find(|p| p.exists())
-        .cloned()
-        .unwrap_or_else(|| cands[0].clone())
+    onnx::default_model_path("audio2landmarks.onnx")
 }
 
 #[derive(Debug, Clone)]

@@ -42,20 +42,9 @@ const PORTRAIT_FORMATS: &[gst_video::VideoFormat] = &[
     gst_video::VideoFormat::Bgr,
 ];
 
+/// The default model (see [`onnx::default_model_path`]).
 fn default_model_path() -> PathBuf {
-    let mut cands = Vec::new();
-    if let Some(d) = onnx::user_data_dir() {
-        cands.push(d.join("talkingface/models/landmarks2face.onnx"));
-    }
-    cands.push(PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/models/landmarks2face.onnx"
-    )));
-    cands
-        .iter()
-        .find(|p| p.exists())
-        .cloned()
-        .unwrap_or_else(|| cands[0].clone())
+    onnx::default_model_path("landmarks2face.onnx")
 }
 
 #[derive(Debug, Clone)]
