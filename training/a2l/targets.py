@@ -133,3 +133,19 @@ def mouth_opening(lm):
     gap = (np.abs(lm[..., 67, 1] - lm[..., 61, 1]) + np.abs(lm[..., 66, 1] - lm[..., 62, 1]) + np.abs(lm[..., 65, 1] - lm[..., 63, 1])) / 3
     w = np.linalg.norm(lm[..., 54, :] - lm[..., 48, :], axis=-1)
     return gap / w
+
+
+# The teacher fitted against real GRID mouths (../talkingface_kit/teacher_fit.json, written by
+# `python -m talkingface_kit.visemes`): NOTES.md openings and a least-squares mouth/jaw geometry.
+# A2L_TEACHER=fit selects it; A2L_TEACHER=prior keeps the hand-made table and geometry above.
+FIT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "talkingface_kit", "teacher_fit.json")
+TEACHER = os.environ.get("A2L_TEACHER", "prior")
+if TEACHER == "fit":
+    import json as _json
+    _fit = _json.load(open(FIT_FILE))
+    for _c, _o in _fit["opening"].items():
+        if _c in TABLE:
+            TABLE[_c] = (float(_o), TABLE[_c][1], TABLE[_c][2])
+    BEFORE_SPEECH = float(_fit["before_speech"])
+    D_OPEN = np.asarray(_fit["d_open"], np.float32)
+    D_WIDE = np.asarray(_fit["d_wide"], np.float32)
