@@ -87,9 +87,14 @@ def run(sess, feats, h=None, c=None):
 def main():
     ck = torch.load(sys.argv[1] if len(sys.argv) > 1 else os.path.join(C.HERE, "runs", "model.pt"))
     model = C.A2L(); model.load_state_dict(ck["state"]); model.eval()
+    teacher = ck.get("teacher", os.environ.get("A2L_TEACHER", "prior"))
+    extra = ck.get("extra", os.path.basename(os.environ.get("A2L_EXTRA", "")))
+    speech = "TTS speech (espeak-ng/MBROLA, flite)" + (" and real speech (Asterisk prompts, pocketsphinx-aligned)"
+                                                       if "asterisk" in extra else "")
+    teach = ("phone-timed teacher mouth targets (NOTES.md GRID-fitted openings, mouth/jaw geometry fitted to GRID "
+             "dlib landmarks)" if teacher == "fit" else "phone-timed teacher mouth targets")
     desc = (f"talkingface a2l v1: 2x{H} LSTM, logmel+deltas, lookahead {C.LOOKAHEAD} frames; trained "
-            f"{ck['steps']} steps on TTS speech (espeak-ng/MBROLA, flite) with phone-timed teacher mouth targets; "
-            "canonical 68 points, mouth and jaw motion only")
+            f"{ck['steps']} steps on {speech} with {teach}; canonical 68 points, mouth and jaw motion only")
     m = build(model, desc)
     onnx.save(m, OUT)
     print(f"wrote {os.path.normpath(OUT)} ({os.path.getsize(OUT)} bytes)")

@@ -29,7 +29,7 @@ TABLE = {
     "K": (0.50, 0.0, 0.5), "G": (0.50, 0.0, 0.5), "NG": (0.45, 0.0, 0.5), "HH": (0.60, 0.0, 0.3),
     "Y": (0.40, 0.6, 0.8),
 }
-SIL = {"_", "pau", "sil", "h#", "#", ""}
+SIL = {"_", "pau", "sil", "SIL", "h#", "#", ""}  # SIL: pocketsphinx
 # espeak-ng MBROLA symbols (us1/us2/us3 SAMPA, en1) -> ARPAbet class
 SAMPA = {
     "@": "AX", "@U": "OW", "A": "AA", "A:": "AA", "D": "DH", "E": "EH", "EI": "EY", "eI": "EY", "e": "EH",

@@ -122,6 +122,16 @@ def main():
     torch.manual_seed(0); torch.set_num_threads(int(os.environ.get("A2L_THREADS", "2")))
     rng = np.random.default_rng(0)
     items = load("train")
+    extra = os.environ.get("A2L_EXTRA")  # e.g. ../cache/asterisk.pkl: real speech, its training split only
+    if extra:
+        sys.path.insert(0, os.path.join(C.HERE, ".."))
+        from talkingface_kit.asterisk import is_test
+        ex = [it for it in pickle.load(open(extra, "rb")) if not is_test(it["name"])]
+        for it in ex:
+            it["x"] = it["audio"].astype(np.float32) / 32767.0
+        rep = int(os.environ.get("A2L_EXTRA_REPEAT", "3"))
+        items = items + ex * rep
+        print(f"extra: {len(ex)} utterances x {rep} from {extra}", flush=True)
     # feature normalisation constants on augmented training crops
     fs = torch.cat([batch(rng, items)[0].reshape(-1, C.NFEAT) for _ in range(8)])
     mean, std = fs.mean(0), fs.std(0).clamp_min(1e-3)
@@ -143,7 +153,8 @@ def main():
                 vl = np.mean([loss_fn(model, *v)[1][0] for v in val])
             print(f"step {step} loss {loss.item():.4f} pos {parts[0]:.4f} vel {parts[1]:.4f} sp {parts[2]:.3f} "
                   f"heldout_pos {vl:.4f} {time.time() - t0:.0f}s", flush=True)
-            torch.save({"state": model.state_dict(), "steps": step, "train_s": time.time() - t0}, out_path)
+            torch.save({"state": model.state_dict(), "steps": step, "train_s": time.time() - t0,
+                        "teacher": T.TEACHER, "extra": os.path.basename(extra) if extra else ""}, out_path)
     print(f"trained {steps} steps in {time.time() - t0:.0f} s")
 
 
