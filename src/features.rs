@@ -215,11 +215,6 @@ impl FeatureExtractor {
         self.prev_delta = vec![0.0; self.cfg.n_mels];
     }
 
-    /// Frames computed so far.
-    pub fn frames_done(&self) -> u64 {
-        self.next_frame
-    }
-
     /// Real samples pushed so far.
     pub fn samples_pushed(&self) -> u64 {
         self.pushed

@@ -319,8 +319,6 @@ struct State {
     t0: Option<gst::ClockTime>,
     /// Model output frames so far (the first `lookahead` of them belong to no frame).
     model_frames: u64,
-    /// Next landmark frame to push.
-    next_frame: u64,
     discont: bool,
     warned_nonfinite: bool,
     segment: Option<gst::FormattedSegment<gst::ClockTime>>,
@@ -337,7 +335,7 @@ impl State {
         self.fe.reset();
         self.t0 = None;
         self.model_frames = 0;
-        self.next_frame = 0;
+        self.warned_nonfinite = false;
         self.discont = true;
         self.blinks.reset();
         self.head.reset();
@@ -460,7 +458,6 @@ impl Audio2Landmarks {
                 }
             }
             list.add(buf);
-            state.next_frame = idx + 1;
         }
         state.out.clear();
     }
@@ -857,7 +854,6 @@ impl Audio2Landmarks {
             fe,
             t0: None,
             model_frames: 0,
-            next_frame: 0,
             discont: true,
             warned_nonfinite: false,
             segment: None,
