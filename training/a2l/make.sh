@@ -6,6 +6,6 @@ cd "$(dirname "$0")"
 PY=../.venv/bin/python
 mkdir -p data runs
 $PY corpus.py 1500
-$PY train.py "${STEPS:-3600}" runs/model.pt | tee runs/train.log
+A2L_THREADS=1 $PY train.py "${STEPS:-3000}" runs/model.pt | tee runs/train.log
 $PY export.py runs/model.pt | tee runs/export.log
 $PY evaluate.py | tee runs/eval.md

@@ -14,6 +14,7 @@ import targets as T
 CROP_FRAMES = 88  # 3.52 s
 BATCH = 32
 SPEED_PERTURB = os.environ.get("A2L_SPEED", "1") == "1"
+SPEED_LO, SPEED_HI, SPEED_P = (float(v) for v in os.environ.get("A2L_SPEED_RANGE", "0.88,1.12,0.5").split(","))
 
 
 def load(name):
@@ -74,7 +75,7 @@ def make_crop(rng, items, aug=True):
             continue
         it = items[rng.integers(len(items))]
         xu = it["x"].astype(np.float64)
-        k = rng.uniform(0.88, 1.12) if (SPEED_PERTURB and rng.random() < 0.5) else 1.0
+        k = rng.uniform(SPEED_LO, SPEED_HI) if (SPEED_PERTURB and rng.random() < SPEED_P) else 1.0
         if k != 1.0:  # speed perturbation: shifts pitch and formants (new 'speakers'), scales timing
             n_new = int(round(xu.size / k))
             xu = np.interp(np.arange(n_new) * k, np.arange(xu.size), xu)
