@@ -8,6 +8,9 @@
 //! - compute time per frame in live use (40 ms buffers, one frame each): median and 95th percentile;
 //! - peak resident memory of the whole process (VmHWM).
 
+mod common;
+
+use common::*;
 use std::time::{Duration, Instant};
 
 use gsttalkingface::features::{FeatureConfig, FeatureExtractor};
@@ -90,29 +93,6 @@ fn run(model: &str, threads: u32, sig: &[f32], chunk: usize) -> (Vec<Duration>, 
     (times, frames)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-fn vm_hwm_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
 fn main() {
     gst::init().expect("gst init");
     gsttalkingface::plugin_register_static().expect("register");
@@ -129,17 +109,9 @@ fn main() {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
     println!("audio2landmarks benchmark");
     println!("model: {model}");
-    println!("machine: {cpu}, {cores} cores");
+    println!("machine: {}", machine());
     let sig = signal();
     let audio_s = sig.len() as f64 / RATE as f64;
 
@@ -163,7 +135,7 @@ fn main() {
         };
         println!(
             "file, 60 s in 1 s buffers, threads {label}: {frames} frames, real-time factor median {:.0}x (min {:.0}x, max {:.0}x)",
-            median(rtfs.clone()),
+            median(&rtfs),
             rtfs.iter().cloned().fold(f64::MAX, f64::min),
             rtfs.iter().cloned().fold(0.0, f64::max)
         );
@@ -191,7 +163,7 @@ fn main() {
         }
         fe_times.push(t.elapsed().as_secs_f64());
     }
-    let fe_s = median(fe_times);
+    let fe_s = median(&fe_times);
     println!(
         "front end alone (log-mel 40 bands, n_fft 1024, + deltas): {:.1} ms for 60 s ({:.1} us/frame, {:.0}x real time)",
         fe_s * 1e3,
@@ -213,8 +185,8 @@ fn main() {
         };
         println!(
             "live, 40 ms buffers, threads {label}: {frames} frames, compute per frame median {:.3} ms, p95 {:.3} ms, max {:.3} ms",
-            median(per.clone()),
-            percentile(per.clone(), 0.95),
+            median(&per),
+            percentile(&per, 0.95),
             per.iter().cloned().fold(0.0, f64::max)
         );
     }

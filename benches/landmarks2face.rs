@@ -6,6 +6,9 @@
 //! then peak resident memory. The portrait is Debian's public-domain grace_hopper.jpg
 //! (python-matplotlib-data), cut to 512x512 for the full-portrait case.
 
+mod common;
+
+use common::*;
 use std::time::Instant;
 
 use gst::prelude::*;
@@ -34,11 +37,6 @@ fn frame(n: u64) -> gst::Buffer {
         b.set_duration(gst::ClockTime::from_mseconds(40));
     }
     b
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 fn run(model: &str, portrait: &str, mode: &str, threads: u32) -> (f64, f64, (i32, i32)) {
@@ -79,20 +77,7 @@ fn run(model: &str, portrait: &str, mode: &str, threads: u32) -> (f64, f64, (i32
         s.get::<i32>("width").unwrap_or(0),
         s.get::<i32>("height").unwrap_or(0),
     );
-    (fps, median(per), size)
-}
-
-fn vm_hwm_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
+    (fps, median(&per), size)
 }
 
 fn main() {
@@ -120,17 +105,9 @@ fn main() {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
     println!("landmarks2face benchmark ({FRAMES} frames after 5 warm-up)");
     println!("model: {model}");
-    println!("machine: {cpu}, {cores} cores");
+    println!("machine: {}", machine());
     let p512 = sq_path.to_string_lossy().to_string();
     for (label, portrait, mode) in [
         ("256x256 crop", PORTRAIT, "crop"),
