@@ -137,9 +137,9 @@ def mouth_opening(lm):
 
 # The teacher fitted against real GRID mouths (../talkingface_kit/teacher_fit.json, written by
 # `python -m talkingface_kit.visemes`): NOTES.md openings and a least-squares mouth/jaw geometry.
-# A2L_TEACHER=fit selects it; A2L_TEACHER=prior keeps the hand-made table and geometry above.
+# It is the default (A2L_TEACHER=fit); A2L_TEACHER=prior keeps the hand-made table and geometry above.
 FIT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "talkingface_kit", "teacher_fit.json")
-TEACHER = os.environ.get("A2L_TEACHER", "prior")
+TEACHER = os.environ.get("A2L_TEACHER", "fit")
 if TEACHER == "fit":
     import json as _json
     _fit = _json.load(open(FIT_FILE))
