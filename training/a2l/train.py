@@ -14,6 +14,9 @@ import targets as T
 CROP_FRAMES = 88  # 3.52 s
 BATCH = 32
 SPEED_PERTURB = os.environ.get("A2L_SPEED", "1") == "1"
+VEL_WEIGHT = float(os.environ.get("A2L_VEL", "2.0"))  # temporal-difference loss weight (Eskimez, Zheng)
+LOSS = os.environ.get("A2L_LOSS", "mse")              # mse | wing
+WING_W, WING_EPS = 0.1, 0.02                          # units: displacement / SCALE (a mouth point moves ~0.3)
 SPEED_LO, SPEED_HI, SPEED_P = (float(v) for v in os.environ.get("A2L_SPEED_RANGE", "0.88,1.12,0.5").split(","))
 
 
@@ -111,10 +114,15 @@ def loss_fn(model, feats, disp, sp):
     disp, sp = disp[:, : out.shape[1]], sp[:, : out.shape[1]]
     wts = torch.full((68,), 0.1); wts[C.MOUTH] = 1.0
     wts = wts.repeat_interleave(2)
-    l_pos = (((out - disp) ** 2) * wts).mean()
+    if LOSS == "wing":  # Feng et al. 2018 wing loss (as Wang et al. 2020), scaled to these units
+        a = (out - disp).abs()
+        c = WING_W - WING_W * np.log(1 + WING_W / WING_EPS)
+        l_pos = (torch.where(a < WING_W, WING_W * torch.log1p(a / WING_EPS), a - c) * wts).mean()
+    else:
+        l_pos = (((out - disp) ** 2) * wts).mean()
     l_vel = ((((out[:, 1:] - out[:, :-1]) - (disp[:, 1:] - disp[:, :-1])) ** 2) * wts).mean()
     l_sp = Fn.binary_cross_entropy_with_logits(logit, sp)
-    return l_pos + 2.0 * l_vel + 0.05 * l_sp, (l_pos.item(), l_vel.item(), l_sp.item())
+    return l_pos + VEL_WEIGHT * l_vel + 0.05 * l_sp, (l_pos.item(), l_vel.item(), l_sp.item())
 
 
 def main():

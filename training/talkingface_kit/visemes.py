@@ -27,6 +27,9 @@ from . import canon, grid
 
 KIT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(KIT / "a2l"))
+if "targets" not in sys.modules:
+    import os
+    os.environ["A2L_TEACHER"] = "prior"  # the fit starts from the hand-made teacher
 import targets as T  # noqa: E402  (the teacher used for training)
 
 FIT_PATH = pathlib.Path(__file__).resolve().parent / "teacher_fit.json"
