@@ -4,6 +4,18 @@
 # With no arguments: the bundled speech sample and public-domain portrait (media/).
 # Sets up the machine first (idempotent: Debian packages, ONNX Runtime, release build, plugin install).
 set -euo pipefail
+# x264 needs even frame sizes: the portrait's size rounded down to even numbers.
+even_size() {
+  local caps w h
+  caps=$(gst-launch-1.0 -v filesrc location="$1" ! decodebin ! videoconvert ! video/x-raw,format=RGBA ! fakesink 2>/dev/null | grep -o 'width=(int)[0-9]*, height=(int)[0-9]*' | head -n 1)
+  w=$(echo "$caps" | sed 's/.*width=(int)\([0-9]*\).*/\1/')
+  h=$(echo "$caps" | sed 's/.*height=(int)\([0-9]*\).*/\1/')
+  if [ -z "$w" ] || [ -z "$h" ]; then
+    echo "cannot read the portrait $1 (PNG or JPEG expected)" >&2
+    return 1
+  fi
+  echo "width=$((w / 2 * 2)),height=$((h / 2 * 2))"
+}
 here=$(cd "$(dirname "$0")/.." && pwd)
 speech=${1:-$here/media/speech_sample.ogg}
 portrait=${2:-$here/media/portrait.jpg}
@@ -18,6 +30,7 @@ bash "$here/scripts/setup.sh"
 speech=$(realpath "$speech")
 portrait=$(realpath "$portrait")
 output=$(realpath -m "$output")
+size=$(even_size "$portrait")
 echo "run: $speech + $portrait -> $output"
 start=$(date +%s%N)
 # progressreport prints how far the speech has been read every 2 s on long inputs.
@@ -25,7 +38,7 @@ gst-launch-1.0 -q -e \
   filesrc location="$speech" ! decodebin name=dec \
   dec. ! progressreport update-freq=2 ! audioconvert ! audioresample ! tee name=t \
   t. ! queue max-size-time=0 max-size-bytes=0 max-size-buffers=200 ! audio2landmarks ! \
-       landmarks2face portrait="$portrait" ! videoconvert ! video/x-raw,format=I420 ! \
+       landmarks2face portrait="$portrait" ! video/x-raw,format=I420,$size ! \
        x264enc speed-preset=veryfast ! h264parse ! queue ! mux. \
   t. ! queue max-size-time=0 max-size-bytes=0 max-size-buffers=200 ! audioconvert ! audioresample ! \
        avenc_aac ! aacparse ! queue ! mux. \
