@@ -12,6 +12,7 @@ PY=.venv/bin/python
 STEPS=${STEPS:-3000}
 export PYTHONPATH=.
 export A2L_TEACHER=${A2L_TEACHER:-fit}
+export A2L_VEL=${A2L_VEL:-0}   # temporal-difference loss weight: 0 measured better on GRID (docs/model-card.md)
 export A2L_EXTRA=${A2L_EXTRA-../cache/asterisk.pkl}   # relative to a2l/; empty: TTS only
 
 step() {
