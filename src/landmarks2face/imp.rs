@@ -149,8 +149,9 @@ impl Generator {
         mask: &mut Vec<f32>,
     ) -> Result<(), String> {
         let s = self.crop.size;
-        let rl: Vec<f32> = id.reference_landmarks.iter().flatten().copied().collect();
-        let tl: Vec<f32> = target.iter().flatten().copied().collect();
+        // The point arrays are contiguous: viewed as flat slices, no copy per frame.
+        let rl = id.reference_landmarks.as_flattened();
+        let tl = target.as_flattened();
         let inputs: Vec<(&str, ort::session::SessionInputValue<'_>)> = vec![
             (
                 "reference",
@@ -160,13 +161,13 @@ impl Generator {
             ),
             (
                 "reference_landmarks",
-                TensorRef::from_array_view(([1usize, N_POINTS, 2], &rl[..]))
+                TensorRef::from_array_view(([1usize, N_POINTS, 2], rl))
                     .map_err(|e| e.to_string())?
                     .into(),
             ),
             (
                 "target_landmarks",
-                TensorRef::from_array_view(([1usize, N_POINTS, 2], &tl[..]))
+                TensorRef::from_array_view(([1usize, N_POINTS, 2], tl))
                     .map_err(|e| e.to_string())?
                     .into(),
             ),
