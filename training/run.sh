@@ -1,35 +1,81 @@
 #!/bin/sh
-# The training kit's one command. Usage: training/run.sh [setup|meanface|teacher|data|train|export|eval|test|all]
-#   all = setup meanface teacher data train export eval test: remakes models/mean_face.txt and
-#   models/audio2landmarks.onnx from nothing (seeded). About 75 min on a 2-core CPU (see docs/model-card.md).
-# System packages (Debian 12; mbrola voices need the contrib and non-free sections):
-#   apt-get install libdlib-data espeak-ng mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 flite \
-#     asterisk-core-sounds-en asterisk-core-sounds-en-g722
-# GRID clips: ../shared/data/grid (or TALKINGFACE_GRID=folder).
+# The training kit's one command.
+#   training/run.sh [setup|meanface|teacher|data|train|export|eval|test|all]
+#   training/run.sh ablate NAME...   (trains, exports and evaluates a variant of docs/model-card.md)
+# all = setup meanface teacher data train export eval test: remakes models/mean_face.txt and
+# models/audio2landmarks.onnx from nothing (seeded). Times on a 2-core CPU are in docs/model-card.md.
+# setup installs what it needs on Debian 12: the system packages below (enabling the contrib and
+# non-free sections for the MBROLA voices; needs root or sudo) and the Python venv (training/.venv,
+# torch from PyPI). The GRID clips: ../shared/data/grid (or TALKINGFACE_GRID=folder).
 set -eu
 cd "$(dirname "$0")"
 PY=.venv/bin/python
 STEPS=${STEPS:-3000}
+SENTENCES=${SENTENCES:-3000}
 export PYTHONPATH=.
-export A2L_TEACHER=${A2L_TEACHER:-fit}
-export A2L_VEL=${A2L_VEL:-0}   # temporal-difference loss weight: 0 measured better on GRID (docs/model-card.md)
-export A2L_EXTRA=${A2L_EXTRA-../cache/asterisk.pkl}   # relative to a2l/; empty: TTS only
+# The shipped recipe (docs/model-card.md says why each is set so).
+export A2L_TEACHER=${A2L_TEACHER:-fit}   # teacher geometry fitted to GRID mouths
+export A2L_VEL=${A2L_VEL:-0}             # temporal-difference loss weight: 0 measured better on GRID
+export A2L_EXTRA=${A2L_EXTRA-../cache/asterisk.pkl}   # real speech (relative to a2l/); empty: TTS only
+export A2L_ARCH=${A2L_ARCH:-lstm}        # lstm (Eskimez) | cnngru (Wang)
+export A2L_LOSS=${A2L_LOSS:-mse}         # mse | wing
+export A2L_PHONE=${A2L_PHONE:-0}         # auxiliary phoneme head weight; 0 = none
+export A2L_LOOKAHEAD=${A2L_LOOKAHEAD:-3} # frames
+export A2L_THREADS=${A2L_THREADS:-2}
+
+PKGS="libdlib-data espeak-ng mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 flite festival festlex-cmu
+festlex-oald festvox-kallpc16k festvox-kdlpc16k festvox-rablpc16k festvox-don festvox-us-slt-hts
+asterisk-core-sounds-en asterisk-core-sounds-en-g722 python3-venv"
+
+system_packages() {
+  missing=""
+  for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  [ -z "$missing" ] && return 0
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  src=/etc/apt/sources.list.d/debian.sources
+  if [ -f $src ] && ! grep -q "non-free" $src; then   # MBROLA voices live in contrib and non-free
+    echo "setup: enabling the contrib and non-free sections in $src"
+    $SUDO sed -i 's/^Components: main$/Components: main contrib non-free/' $src
+  fi
+  echo "setup: installing Debian packages:$missing"
+  $SUDO apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# ablate NAME: the variants measured in docs/model-card.md, each the shipped recipe with one change
+# (D = the shipped recipe itself; data_v1 = the first corpus, 1500 sentences x 8 voices, kept for
+# the comparisons made on it: A2L_DATA=a2l/data_v1 after `SENTENCES=1500 corpus` into that folder).
+variant() {
+  case "$1" in
+    D) ;;
+    td) export A2L_VEL=2 ;;
+    wing) export A2L_VEL=2 A2L_LOSS=wing ;;
+    cnngru_wing) export A2L_ARCH=cnngru A2L_LOSS=wing ;;
+    cnngru) export A2L_ARCH=cnngru ;;
+    phone) export A2L_PHONE=0.02 ;;
+    la0) export A2L_LOOKAHEAD=0 ;;
+    la6) export A2L_LOOKAHEAD=6 ;;
+    ttsonly) export A2L_EXTRA= ;;
+    prior) export A2L_TEACHER=prior A2L_VEL=2 A2L_EXTRA= ;;
+    *) echo "unknown variant $1 (D td wing cnngru_wing cnngru phone la0 la6 ttsonly prior)" >&2; exit 2 ;;
+  esac
+}
 
 step() {
   case "$1" in
     setup)
+      system_packages
       [ -x $PY ] || python3 -m venv .venv
-      $PY -m pip install -q -r requirements.txt
-      for f in /usr/share/dlib/shape_predictor_68_face_landmarks.dat /usr/share/mbrola/us1/us1 /usr/bin/flite \
-               /usr/share/asterisk/sounds/en_US_f_Allison/activated.g722; do
-        [ -e "$f" ] || { echo "missing $f: install the system packages listed in training/run.sh" >&2; exit 1; }
-      done ;;
+      $PY -m pip install -q -r requirements.txt ;;
     meanface) $PY -m talkingface_kit.grid meanface ;;
     teacher) $PY -m talkingface_kit.visemes | tee cache/visemes.md ;;
     data)
       $PY -m talkingface_kit.asterisk
-      (cd a2l && mkdir -p data runs && ../$PY corpus.py 1500 | tee runs/corpus.log) ;;
-    train) (cd a2l && A2L_THREADS=${A2L_THREADS:-2} ../$PY train.py "$STEPS" runs/default.pt | tee runs/train_default.log) ;;
+      (cd a2l && mkdir -p data runs && ../$PY corpus.py "$SENTENCES" | tee runs/corpus.log) ;;
+    train) (cd a2l && mkdir -p runs && ../$PY train.py "$STEPS" runs/default.pt | tee runs/train_default.log) ;;
     export) (cd a2l && ../$PY export.py runs/default.pt | tee runs/export_default.log) ;;
     eval) $PY -m talkingface_kit.evaluate | tee cache/eval.md ;;
     test) A2L_CHECKPOINT=a2l/runs/default.pt $PY -m pytest -q tests ;;
@@ -38,4 +84,16 @@ step() {
   esac
 }
 mkdir -p cache
+if [ "${1:-}" = ablate ]; then
+  shift
+  for v in "$@"; do
+    (variant "$v"
+     cd a2l && mkdir -p runs
+     A2L_THREADS=${ABLATE_THREADS:-1} ../$PY train.py "$STEPS" "runs/abl_$v.pt" > "runs/train_abl_$v.log"
+     A2L_OUT="runs/abl_$v.onnx" ../$PY export.py "runs/abl_$v.pt" > "runs/export_abl_$v.log"
+     cd .. && $PY -m talkingface_kit.evaluate --no-speed "a2l/runs/abl_$v.onnx" > "a2l/runs/eval_abl_$v.md"
+     echo "ablation $v: a2l/runs/eval_abl_$v.md")
+  done
+  exit 0
+fi
 for s in "${@:-all}"; do step "$s"; done

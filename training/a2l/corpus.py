@@ -1,8 +1,10 @@
 """TTS corpus with exact phone timings (seeded).
 
 Sentences: Faker en_US sentences + GRID-grammar sentences (text only) + short phrases.
-Voices: espeak-ng+MBROLA (us1, us2, en1; us3 held out) and flite (slt, awb, rms, kal16).
-Writes data/corpus_train.pkl and data/corpus_test.pkl: list of dicts
+Voices (13 renderings of 11 distinct speakers): espeak-ng+MBROLA (us1, us2, en1; us3 held out),
+flite (slt, awb, rms, kal16) and festival (kal, ked, rab, slt HTS; don held out). Festival's kal and
+slt are the speakers of flite's kal16 and slt through other synthesis methods.
+Writes data/corpus_train.pkl and data/corpus_test.pkl (A2L_DATA: another folder): list of dicts
   {text, voice, audio: int16 16 kHz mono, phones: [(symbol, start_s, end_s)], system}.
 """
 import os, pickle, random, subprocess, sys, tempfile
@@ -13,12 +15,19 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "data")
+DATA = os.environ.get("A2L_DATA", os.path.join(HERE, "data"))
 SR = 16000
-TRAIN_VOICES = ["mb-us1", "mb-us2", "mb-en1", "fl-slt", "fl-awb", "fl-rms", "fl-kal16"]
-TEST_VOICES = ["mb-us3"]
+TRAIN_VOICES = ["mb-us1", "mb-us2", "mb-en1", "fl-slt", "fl-awb", "fl-rms", "fl-kal16",
+                "fe-kal", "fe-ked", "fe-rab", "fe-slt"]
+TEST_VOICES = ["mb-us3", "fe-don"]
 MBROLA = {"mb-us1": "/usr/share/mbrola/us1/us1", "mb-us2": "/usr/share/mbrola/us2/us2",
           "mb-us3": "/usr/share/mbrola/us3/us3", "mb-en1": "/usr/share/mbrola/en1/en1"}
+FESTIVAL = {"fe-kal": "kal_diphone", "fe-ked": "ked_diphone", "fe-rab": "rab_diphone",
+            "fe-don": "don_diphone", "fe-slt": "cmu_us_slt_arctic_hts"}
+# festival's British voices (rab, don) speak the MRPA phone set; -> ARPAbet (the rest are the same letters)
+MRPA = {"#": "pau", "@": "AX", "@@": "ER", "a": "AE", "aa": "AA", "ai": "AY", "au": "AW", "e": "EH", "e@": "EH",
+        "ei": "EY", "i": "IH", "i@": "IH", "ii": "IY", "o": "AA", "oi": "OY", "oo": "AO", "ou": "OW", "u": "UH",
+        "u@": "UH", "uh": "AH", "uu": "UW", "h": "HH"}
 
 GRID = [["bin", "lay", "place", "set"], ["blue", "green", "red", "white"], ["at", "by", "in", "with"],
         list("abcdefghijklmnopqrstuvxyz"),
@@ -76,6 +85,24 @@ def render(job):
             p = os.path.join(td, "o.pho")
             open(p, "w").write(pho)
             subprocess.run(["mbrola", "-e", MBROLA[voice], p, wav], capture_output=True, check=True)
+        elif voice.startswith("fe-"):
+            stretch = rng.uniform(0.8, 1.3)
+            segs = os.path.join(td, "o.segs")
+            quoted = text.replace("\\", " ").replace('"', " ")
+            scm = os.path.join(td, "o.scm")
+            open(scm, "w").write(f"(voice_{FESTIVAL[voice]})\n(Parameter.set 'Duration_Stretch {stretch:.3f})\n"
+                                 f"(set! u (Utterance Text \"{quoted}\"))\n(utt.synth u)\n"
+                                 f"(utt.save.wave u \"{wav}\" 'riff)\n(utt.save.segs u \"{segs}\")\n")
+            subprocess.run(["festival", "--batch", scm], capture_output=True, check=True)
+            british = voice in ("fe-rab", "fe-don")
+            t = 0.0
+            for line in open(segs).read().splitlines()[1:]:  # '#' header, then 'end 100 phone'
+                f = line.split()
+                if len(f) != 3:
+                    continue
+                e = float(f[0])
+                phones.append((MRPA.get(f[2], f[2]) if british else f[2], t, e))
+                t = e
         else:
             stretch = rng.uniform(0.8, 1.3)
             f0 = {"fl-slt": 170, "fl-awb": 110, "fl-rms": 100, "fl-kal16": 105}[voice] * rng.uniform(0.85, 1.2)
@@ -107,7 +134,7 @@ def main():
     for i, s in enumerate(sents[:n_train]):
         for v in rng.sample(TRAIN_VOICES, 2):
             jobs.append((s, v, rng.randrange(1 << 30)))
-    test_jobs = [(s, TEST_VOICES[0], rng.randrange(1 << 30)) for s in sents[n_train:]]
+    test_jobs = [(s, v, rng.randrange(1 << 30)) for v in TEST_VOICES for s in sents[n_train:]]
     with Pool(2) as pool:
         train = [r for r in pool.imap(render, jobs, chunksize=8)]
         test = [r for r in pool.imap(render, test_jobs, chunksize=8)]

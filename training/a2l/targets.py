@@ -108,6 +108,21 @@ def frame_tracks(phones, n_frames, rng_sil=None):
     return (num_o / den).astype(np.float32), (num_w / den).astype(np.float32), speech
 
 
+PHONES = ["SIL"] + sorted(TABLE)  # classes of the auxiliary phoneme head (index 0: silence)
+_PHONE_INDEX = {p: i for i, p in enumerate(PHONES)}
+
+
+def frame_phones(phones, n_frames):
+    """Phone class index per frame (the phone under the frame's centre; 0 = silence)."""
+    t = (np.arange(n_frames) + 0.5) / FPS
+    out = np.zeros(n_frames, np.int64)
+    for sym, s, e in phones:
+        c = phone_class(sym)
+        if c is not None:
+            out[(t >= s) & (t < e)] = _PHONE_INDEX[c]
+    return out
+
+
 # displacement basis (canonical units, +y down) for opening = 1 and width = 1
 D_OPEN = np.zeros((68, 2), np.float32)
 for i, v in {5: 0.03, 6: 0.05, 7: 0.075, 8: 0.10, 9: 0.075, 10: 0.05, 11: 0.03, 4: 0.01, 12: 0.01}.items():

@@ -9,7 +9,7 @@ Prints markdown tables:
    mean of their 10% most closed-mouth frames, replaced by the mean face). Baselines: static mouth
    (the mean face), and opening from the audio's RMS energy envelope. Also the teacher with the
    forced alignment of the known sentence (what a perfect imitation of the teacher would score).
-2. Held-out TTS voice (mb-us3, never in training) and held-out real human speech (Asterisk prompts)
+2. Held-out TTS voices (mb-us3 and fe-don, never in training) and held-out real human speech (Asterisk prompts)
    against the teacher's targets from the phone timings.
 3. Silence and noise without speech: the mouth must stay closed.
 4. Speed with ONNX Runtime on one thread.
@@ -177,10 +177,12 @@ def band(x, lo, hi):
 def heldout_table(model):
     rng = np.random.default_rng(7)
     sets = []
-    test_pkl = KIT / "a2l" / "data" / "corpus_test.pkl"
+    test_pkl = pathlib.Path(os.environ.get("A2L_DATA", KIT / "a2l" / "data")) / "corpus_test.pkl"
     if test_pkl.exists():
         test = pickle.load(open(test_pkl, "rb"))
-        sets.append((f"TTS voice mb-us3 ({len(test)} sentences)", test))
+        for voice in sorted({it["voice"] for it in test}):
+            items = [it for it in test if it["voice"] == voice]
+            sets.append((f"TTS voice {voice} ({len(items)} sentences)", items))
     ast = KIT / "cache" / "asterisk.pkl"
     if ast.exists():
         items = asterisk_test_split(pickle.load(open(ast, "rb")))

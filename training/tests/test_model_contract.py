@@ -107,6 +107,42 @@ def test_silence_closes_mouth(sess, meta):
     assert np.abs(lm - canon.load_mean_face()).max() < 0.2
 
 
+@pytest.mark.parametrize("arch", ["lstm", "cnngru"])
+def test_export_of_each_architecture(arch, tmp_path):
+    """Every architecture of the kit exports to the contract: random weights (and batch-norm
+    statistics), ONNX Runtime == PyTorch within 1e-4, chunked == whole."""
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(KIT / "a2l"))
+    import common as C
+    import export as E
+    torch.manual_seed(1)
+    model = C.make_model(arch)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p) * 0.2)
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm1d):
+                m.running_mean.normal_(); m.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    path = tmp_path / f"{arch}.onnx"
+    onnx.save(E.build(model, "test"), str(path))
+    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    f = np.random.default_rng(0).standard_normal((60, C.NFEAT)).astype(np.float32)
+    whole, _ = run(s, f, zero_state(s))
+    with torch.no_grad():
+        out, logit, _ = model(torch.tensor(f)[None])
+    ref = out[0].numpy().reshape(-1, 68, 2) * C.SCALE + canon.load_mean_face()
+    assert np.abs(ref).max() > 0.5  # the check is not on a zero output
+    assert np.abs(whole["landmarks"][0] - ref).max() < 1e-4
+    assert np.abs(whole["speech"][0] - torch.sigmoid(logit[0]).numpy()).max() < 1e-4
+    for chunk in (1, 7):
+        st, parts = zero_state(s), []
+        for i in range(0, len(f), chunk):
+            o, st = run(s, f[i:i + chunk], st)
+            parts.append(o["landmarks"][0])
+        assert np.abs(np.concatenate(parts) - whole["landmarks"][0]).max() < 1e-5
+
+
 def test_onnx_matches_torch(sess, meta):
     torch = pytest.importorskip("torch")
     ck_path = os.environ.get("A2L_CHECKPOINT", str(KIT / "a2l" / "runs" / "default.pt"))
@@ -114,8 +150,9 @@ def test_onnx_matches_torch(sess, meta):
         pytest.skip(f"no checkpoint {ck_path}")
     sys.path.insert(0, str(KIT / "a2l"))
     import common as C
-    model = C.A2L()
-    model.load_state_dict(torch.load(ck_path)["state"])
+    ck = torch.load(ck_path)
+    model = C.make_model(ck.get("arch", "lstm"))
+    model.load_state_dict({k: v for k, v in ck["state"].items() if not k.startswith("ph.")})  # training-only head
     model.eval()
     f = features.features(speechy(), meta)
     o, _ = run(sess, f, zero_state(sess))
