@@ -139,8 +139,9 @@ def loss_fn(model, feats, disp, sp, ph):
 def main():
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
     out_path = sys.argv[2] if len(sys.argv) > 2 else os.path.join(C.HERE, "runs", "model.pt")
-    torch.manual_seed(0); torch.set_num_threads(int(os.environ.get("A2L_THREADS", "2")))
-    rng = np.random.default_rng(0)
+    seed = int(os.environ.get("A2L_SEED", "0"))
+    torch.manual_seed(seed); torch.set_num_threads(int(os.environ.get("A2L_THREADS", "2")))
+    rng = np.random.default_rng(seed)
     items = load("train")
     voices = sorted({it["voice"] for it in items})
     extra = os.environ.get("A2L_EXTRA")  # e.g. ../cache/asterisk.pkl: real speech, its training split only

@@ -177,7 +177,7 @@ def band(x, lo, hi):
 def heldout_table(model):
     rng = np.random.default_rng(7)
     sets = []
-    test_pkl = pathlib.Path(os.environ.get("A2L_DATA", KIT / "a2l" / "data")) / "corpus_test.pkl"
+    test_pkl = KIT / "a2l" / os.environ.get("A2L_DATA", "data") / "corpus_test.pkl"  # A2L_DATA: relative to a2l/
     if test_pkl.exists():
         test = pickle.load(open(test_pkl, "rb"))
         for voice in sorted({it["voice"] for it in test}):
