@@ -19,9 +19,9 @@ export A2L_VEL=${A2L_VEL:-0}             # temporal-difference loss weight: 0 me
 export A2L_EXTRA=${A2L_EXTRA-../cache/asterisk.pkl}   # real speech (relative to a2l/); empty: TTS only
 export A2L_ARCH=${A2L_ARCH:-lstm}        # lstm (Eskimez) | cnngru (Wang)
 export A2L_LOSS=${A2L_LOSS:-mse}         # mse | wing
-export A2L_PHONE=${A2L_PHONE:-0}         # auxiliary phoneme head weight; 0 = none
+export A2L_PHONE=${A2L_PHONE:-0.02}      # auxiliary phoneme head weight (0 = none): raised GRID r
 export A2L_LOOKAHEAD=${A2L_LOOKAHEAD:-3} # frames
-export A2L_THREADS=${A2L_THREADS:-2}
+export A2L_THREADS=${A2L_THREADS:-1}     # one thread: the shipped file was trained so (bit-reproducible)
 
 PKGS="libdlib-data espeak-ng mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 flite festival festlex-cmu
 festlex-oald festvox-kallpc16k festvox-kdlpc16k festvox-rablpc16k festvox-don festvox-us-slt-hts
@@ -45,22 +45,22 @@ system_packages() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
-# ablate NAME: the variants measured in docs/model-card.md, each the shipped recipe with one change
-# (D = the shipped recipe itself; data_v1 = the first corpus, 1500 sentences x 8 voices, kept for
-# the comparisons made on it: A2L_DATA=a2l/data_v1 after `SENTENCES=1500 corpus` into that folder).
+# ablate NAME: the variants measured in docs/model-card.md. phone = the shipped recipe; D = the
+# previous one (no phoneme head); the others are D with one change. A2L_DATA=data_v1 (relative to a2l/) trains and evaluates on another
+# corpus folder, A2L_SEED on another seed; both go into the run's name.
 variant() {
   case "$1" in
-    D) ;;
-    td) export A2L_VEL=2 ;;
-    wing) export A2L_VEL=2 A2L_LOSS=wing ;;
-    cnngru_wing) export A2L_ARCH=cnngru A2L_LOSS=wing ;;
-    cnngru) export A2L_ARCH=cnngru ;;
     phone) export A2L_PHONE=0.02 ;;
-    la0) export A2L_LOOKAHEAD=0 ;;
-    la6) export A2L_LOOKAHEAD=6 ;;
-    ttsonly) export A2L_EXTRA= ;;
-    prior) export A2L_TEACHER=prior A2L_VEL=2 A2L_EXTRA= ;;
-    *) echo "unknown variant $1 (D td wing cnngru_wing cnngru phone la0 la6 ttsonly prior)" >&2; exit 2 ;;
+    D) export A2L_PHONE=0 ;;
+    td) export A2L_PHONE=0 A2L_VEL=2 ;;
+    wing) export A2L_PHONE=0 A2L_VEL=2 A2L_LOSS=wing ;;
+    cnngru_wing) export A2L_PHONE=0 A2L_ARCH=cnngru A2L_LOSS=wing ;;
+    cnngru) export A2L_PHONE=0 A2L_ARCH=cnngru ;;
+    la0) export A2L_PHONE=0 A2L_LOOKAHEAD=0 ;;
+    la6) export A2L_PHONE=0 A2L_LOOKAHEAD=6 ;;
+    ttsonly) export A2L_PHONE=0 A2L_EXTRA= ;;
+    prior) export A2L_PHONE=0 A2L_TEACHER=prior A2L_VEL=2 A2L_EXTRA= ;;
+    *) echo "unknown variant $1 (phone D td wing cnngru_wing cnngru la0 la6 ttsonly prior)" >&2; exit 2 ;;
   esac
 }
 
@@ -88,11 +88,12 @@ if [ "${1:-}" = ablate ]; then
   shift
   for v in "$@"; do
     (variant "$v"
+     t=$v${A2L_DATA:+_$(basename "$A2L_DATA")}${A2L_SEED:+_seed$A2L_SEED}
      cd a2l && mkdir -p runs
-     A2L_THREADS=${ABLATE_THREADS:-1} ../$PY train.py "$STEPS" "runs/abl_$v.pt" > "runs/train_abl_$v.log"
-     A2L_OUT="runs/abl_$v.onnx" ../$PY export.py "runs/abl_$v.pt" > "runs/export_abl_$v.log"
-     cd .. && $PY -m talkingface_kit.evaluate --no-speed "a2l/runs/abl_$v.onnx" > "a2l/runs/eval_abl_$v.md"
-     echo "ablation $v: a2l/runs/eval_abl_$v.md")
+     ../$PY train.py "$STEPS" "runs/abl_$t.pt" > "runs/train_abl_$t.log"
+     A2L_OUT="runs/abl_$t.onnx" ../$PY export.py "runs/abl_$t.pt" > "runs/export_abl_$t.log"
+     cd .. && $PY -m talkingface_kit.evaluate --no-speed "a2l/runs/abl_$t.onnx" > "a2l/runs/eval_abl_$t.md"
+     echo "ablation $t: a2l/runs/eval_abl_$t.md")
   done
   exit 0
 fi

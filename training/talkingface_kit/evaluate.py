@@ -175,7 +175,6 @@ def band(x, lo, hi):
 
 
 def heldout_table(model):
-    rng = np.random.default_rng(7)
     sets = []
     test_pkl = KIT / "a2l" / os.environ.get("A2L_DATA", "data") / "corpus_test.pkl"  # A2L_DATA: relative to a2l/
     if test_pkl.exists():
@@ -191,6 +190,7 @@ def heldout_table(model):
     print("| speech | condition | minutes | r opening | mouth LMD | speech accuracy |")
     print("|---|---|---|---|---|---|")
     for name, items in sets:
+        rng = np.random.default_rng(7)  # per set: each set's figures do not depend on the others
         x, phones = concat(items, rng)
         n = -(-x.size // HOP)
         o, w, spk = T.frame_tracks(phones, n)
