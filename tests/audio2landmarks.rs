@@ -63,19 +63,12 @@ fn expected_pts(n: u64) -> gst::ClockTime {
 #[test]
 fn negotiates_from_44k_stereo() {
     init();
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = launch(&format!(
         "audiotestsrc num-buffers=20 samplesperbuffer=4410 ! audio/x-raw,rate=44100,channels=2 ! \
          audioconvert ! audioresample ! audio2landmarks model={} ! appsink name=sink sync=false",
         model("a2l_test.onnx")
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
+    let sink = appsink(&pipeline, "sink");
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut n = 0;
     let mut caps = None;
@@ -272,20 +265,13 @@ fn latency_query_adds_window_and_lookahead() {
 #[test]
 fn live_pipeline() {
     init();
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = launch(&format!(
         "audiotestsrc is-live=true wave=ticks num-buffers=30 samplesperbuffer=441 ! \
          audio/x-raw,rate=44100 ! audioconvert ! audioresample ! \
          audio2landmarks model={} ! appsink name=sink sync=true",
         model("a2l_test.onnx")
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
+    let sink = appsink(&pipeline, "sink");
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut pts = Vec::new();
     while let Ok(s) = sink.pull_sample() {
@@ -480,13 +466,10 @@ fn strict_provider_that_is_unavailable() {
 #[test]
 fn provider_is_posted_and_readable() {
     init();
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = launch(&format!(
         "audiotestsrc num-buffers=5 ! audioconvert ! audioresample ! audio2landmarks name=a execution-provider=cpu model={} ! fakesink",
         model("a2l_test.onnx")
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
+    ));
     let bus = pipeline.bus().unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut posted = Vec::new();

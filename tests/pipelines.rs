@@ -55,24 +55,13 @@ fn speech_wav(seconds: u32) -> PathBuf {
 /// Counts the video frames and audio buffers of a file.
 fn count_media(path: &Path) -> (usize, usize, Option<(i32, i32)>) {
     init();
-    let p = gst::parse::launch(&format!(
+    let p = launch(&format!(
         "filesrc location={} ! decodebin name=d d. ! queue ! videoconvert ! appsink name=v sync=false \
          d. ! queue ! audioconvert ! appsink name=a sync=false",
         path.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let v = p
-        .by_name("v")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    let a = p
-        .by_name("a")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
+    let v = appsink(&p, "v");
+    let a = appsink(&p, "a");
     p.set_state(gst::State::Playing).unwrap();
     let vt = std::thread::spawn(move || {
         let mut n = 0;
@@ -159,15 +148,8 @@ fn reenactment() {
 
 fn receive(desc: &str, min_frames: usize) -> usize {
     init();
-    let p = gst::parse::launch(desc)
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-    let v = p
-        .by_name("v")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    let p = launch(desc);
+    let v = appsink(&p, "v");
     p.set_state(gst::State::Playing).unwrap();
     let mut n = 0;
     while n < min_frames {

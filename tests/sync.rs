@@ -39,26 +39,15 @@ fn mouth_follows_audio_energy_at_lag_zero() {
 
     // Video: mouth opening per frame with facelandmarks; audio: RMS per 40 ms from the MP4's own
     // sound track, both on the file's timeline.
-    let p = gst::parse::launch(&format!(
+    let p = launch(&format!(
         "filesrc location={} ! qtdemux name=d \
          d. ! queue ! h264parse ! avdec_h264 ! videoconvert ! facelandmarks ! appsink name=v sync=false \
          d. ! queue ! aacparse ! avdec_aac ! audioconvert ! audioresample ! \
               audio/x-raw,format=F32LE,channels=1,rate=16000 ! appsink name=a sync=false",
         out.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let v = p
-        .by_name("v")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    let a = p
-        .by_name("a")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
+    let v = appsink(&p, "v");
+    let a = appsink(&p, "a");
     p.set_state(gst::State::Playing).unwrap();
     let vt = std::thread::spawn(move || {
         let mut open = Vec::new();

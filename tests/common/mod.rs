@@ -14,6 +14,22 @@ pub fn init() {
     });
 }
 
+/// Parses a gst-launch description into a pipeline (panics with the parser's message: test code).
+pub fn launch(desc: &str) -> gst::Pipeline {
+    gst::parse::launch(desc)
+        .unwrap_or_else(|e| panic!("{desc}: {e}"))
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline")
+}
+
+/// The appsink named `name` in `p`.
+pub fn appsink(p: &gst::Pipeline, name: &str) -> gst_app::AppSink {
+    p.by_name(name)
+        .unwrap_or_else(|| panic!("no element named {name}"))
+        .downcast::<gst_app::AppSink>()
+        .unwrap_or_else(|_| panic!("{name} is not an appsink"))
+}
+
 /// Where `cargo build` put the plugin (scripts/test.sh builds it before the tests).
 pub fn plugin_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
