@@ -17,10 +17,14 @@ in=${1:?usage: speech-to-video.sh SPEECH PORTRAIT OUT.mp4}
 portrait=${2:?usage: speech-to-video.sh SPEECH PORTRAIT OUT.mp4}
 out=${3:?usage: speech-to-video.sh SPEECH PORTRAIT OUT.mp4}
 size=$(even_size "$portrait")
+# progressreport prints how far the speech has been read every 2 s on long inputs; the queues hold
+# up to 200 buffers whatever their duration (the audio runs ahead of the video while frames are made).
 exec gst-launch-1.0 -q -e \
   filesrc location="$in" ! decodebin name=d \
-  d. ! audioconvert ! audioresample ! tee name=t \
-  t. ! queue ! audio2landmarks ! landmarks2face portrait="$portrait" ! \
-       video/x-raw,format=I420,$size ! x264enc speed-preset=veryfast ! h264parse ! queue ! mux. \
-  t. ! queue ! audioconvert ! audioresample ! avenc_aac ! aacparse ! queue ! mux. \
+  d. ! progressreport update-freq=2 ! audioconvert ! audioresample ! tee name=t \
+  t. ! queue max-size-time=0 max-size-bytes=0 max-size-buffers=200 ! audio2landmarks ! \
+       landmarks2face portrait="$portrait" ! video/x-raw,format=I420,$size ! \
+       x264enc speed-preset=veryfast ! h264parse ! queue ! mux. \
+  t. ! queue max-size-time=0 max-size-bytes=0 max-size-buffers=200 ! audioconvert ! audioresample ! \
+       avenc_aac ! aacparse ! queue ! mux. \
   mp4mux name=mux ! filesink location="$out"
