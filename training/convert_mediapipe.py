@@ -58,20 +58,32 @@ GRID = pathlib.Path(os.environ.get("TALKINGFACE_GRID", REPO.parent / "shared" / 
 # ---------------------------------------------------------------------------------------------------
 # The 68 iBUG-300W points (dlib order) from the 468 mesh vertices. Subject's right = image left:
 # dlib 0, 17, 36 and 48 are on the image left. Each entry is a list of (vertex, weight); the weights of
-# a point sum to 1. The jaw is sampled evenly (by index along the chain, fractional positions blend the
-# two neighbouring vertices linearly) along the face-oval chain from the right tragion-level vertex 234
-# through the chin 152 (dlib 8) to 454. Measured against dlib in docs/facelandmarks-models.md.
-JAW_RIGHT = [234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152]   # dlib 0..8 (image left -> chin)
-JAW_LEFT = [152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454]  # dlib 8..16 (chin -> image right)
+# a point sum to 1. Left and right use mirror-image vertices throughout.
+#
+# Jaw: points along the face-oval chain from 127 (beside the right eye, near the ear) through the chin
+# 152 (dlib 8) to 356, at fixed fractional positions along the chain (by vertex index; a fractional
+# position blends the two neighbouring vertices linearly). The positions were fitted to dlib on the
+# five GRID clips (eighth steps, symmetrised, stable to +-0.25 when fitted leaving any one clip out):
+# the mesh's oval vertices are denser near the chin than dlib's jaw points.
+# Other points are single vertices. First version (the starting table) -> this one, mean error
+# over dlib's eye-corner distance on the GRID clips: jaw 0.150 -> 0.049 (even spacing along
+# 234..152..454 started and ended too low), nose 0.042 -> 0.022 (bridge 6, 197 -> 197, 195; nostril
+# edges 98, 327 -> 75, 305), brows 0.055 -> 0.050 (inner ends 107, 336 -> 55, 285), outer lips 0.029
+# -> 0.026 (49, 53, 55, 59: one vertex nearer the middle), inner lips 0.037 -> 0.021 (61, 63, 65, 67:
+# 81, 311, 402, 178 -> 82, 312, 317, 87). The eye corners stay 33 and 263 (dlib's 36 and 45 sit
+# nearer 7 and 249, 0.02 eye distances, but those move with the lower lid). docs/facelandmarks-models.md.
+JAW_RIGHT = [127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152]   # dlib 0..8 (image left -> chin)
+JAW_LEFT = [152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454, 356]  # dlib 8..16 (chin -> image right)
+JAW_POS = [0.25, 1.375, 2.5, 3.625, 4.75, 6.125, 7.75, 9.5, 11.0]       # dlib 0..8 along JAW_RIGHT
 NAMED = {
-    17: 70, 18: 63, 19: 105, 20: 66, 21: 107,            # right brow (image left), outer -> inner
-    22: 336, 23: 296, 24: 334, 25: 293, 26: 300,         # left brow, inner -> outer
-    27: 168, 28: 6, 29: 197, 30: 4,                      # nose bridge, 30 = tip
-    31: 98, 32: 97, 33: 2, 34: 326, 35: 327,             # nostrils, 33 = below the tip
+    17: 70, 18: 63, 19: 105, 20: 66, 21: 55,             # right brow (image left), outer -> inner
+    22: 285, 23: 296, 24: 334, 25: 293, 26: 300,         # left brow, inner -> outer
+    27: 168, 28: 197, 29: 195, 30: 4,                    # nose bridge, 30 = tip
+    31: 75, 32: 97, 33: 2, 34: 326, 35: 305,             # nostrils, 33 = below the tip
     36: 33, 37: 160, 38: 158, 39: 133, 40: 153, 41: 144,  # right eye: outer corner, upper, inner, lower
     42: 362, 43: 385, 44: 387, 45: 263, 46: 373, 47: 380,  # left eye: inner corner, upper, outer, lower
-    48: 61, 49: 40, 50: 37, 51: 0, 52: 267, 53: 270, 54: 291, 55: 321, 56: 314, 57: 17, 58: 84, 59: 91,
-    60: 78, 61: 81, 62: 13, 63: 311, 64: 308, 65: 402, 66: 14, 67: 178,
+    48: 61, 49: 39, 50: 37, 51: 0, 52: 267, 53: 269, 54: 291, 55: 405, 56: 314, 57: 17, 58: 84, 59: 181,
+    60: 78, 61: 82, 62: 13, 63: 312, 64: 308, 65: 317, 66: 14, 67: 87,
 }
 
 
@@ -85,14 +97,12 @@ def chain_point(chain, t):
 
 
 def ibug68_table():
-    table = []
-    for k in range(9):
-        table.append(chain_point(JAW_RIGHT, k * (len(JAW_RIGHT) - 1) / 8))
-    for k in range(1, 9):
-        table.append(chain_point(JAW_LEFT, k * (len(JAW_LEFT) - 1) / 8))
+    table = [chain_point(JAW_RIGHT, t) for t in JAW_POS]                          # dlib 0..8
+    end = len(JAW_LEFT) - 1
+    table += [chain_point(JAW_LEFT, end - t) for t in reversed(JAW_POS[:-1])]    # dlib 9..16, mirrored
     for k in range(17, 68):
         table.append([(NAMED[k], 1.0)])
-    assert len(table) == 68
+    assert len(table) == 68 and all(abs(sum(a for _, a in p) - 1) < 1e-9 for p in table)
     return table
 
 
