@@ -77,6 +77,7 @@ step() {
       (cd a2l && mkdir -p data runs && ../$PY corpus.py "$SENTENCES" | tee runs/corpus.log) ;;
     train) (cd a2l && mkdir -p runs && ../$PY train.py "$STEPS" runs/default.pt | tee runs/train_default.log) ;;
     export) (cd a2l && ../$PY export.py runs/default.pt | tee runs/export_default.log) ;;
+    realdata) $PY -m talkingface_kit.realdata | tee cache/realdata.log ;;
     eval) $PY -m talkingface_kit.evaluate | tee cache/eval.md ;;
     test) A2L_CHECKPOINT=a2l/runs/default.pt $PY -m pytest -q tests ;;
     all) for s in setup meanface teacher data train export eval test; do step $s; done ;;

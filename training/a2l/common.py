@@ -23,8 +23,21 @@ _FB = torch.tensor(F.mel_filterbank(SR, NFFT, NMELS, 60.0, 7600.0), dtype=torch.
 _WIN = torch.tensor(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WIN) / WIN), dtype=torch.float64)
 
 
-def torch_features(x, n_frames):
-    """x: [B, S] float tensor -> [B, n_frames, 120] float32; same as features.features (float64 inside)."""
+def vtlp(p, warp):
+    """Vocal tract length perturbation of power spectra p [B, T, K] (Jaitly and Hinton 2013): the
+    frequency axis of element b is read at f * warp[b] (linear interpolation between bins), which
+    moves formants and harmonics by 1 / warp and keeps the timing. warp [B] (1 = unchanged)."""
+    K = p.shape[-1]
+    src = (torch.arange(K, dtype=torch.float64)[None] * warp[:, None].to(torch.float64)).clamp(0, K - 1)  # [B,K]
+    i0 = src.floor().long(); i1 = (i0 + 1).clamp(max=K - 1); f = (src - i0)[:, None, :]
+    g0 = torch.gather(p, 2, i0[:, None, :].expand(-1, p.shape[1], -1))
+    g1 = torch.gather(p, 2, i1[:, None, :].expand(-1, p.shape[1], -1))
+    return g0 * (1 - f) + g1 * f
+
+
+def torch_features(x, n_frames, warp=None):
+    """x: [B, S] float tensor -> [B, n_frames, 120] float32; same as features.features (float64 inside).
+    warp: optional [B] VTLP factors (training augmentation only)."""
     x = x.to(torch.float64)
     B, S = x.shape
     off = (HOP - WIN) // 2  # -192
@@ -35,6 +48,8 @@ def torch_features(x, n_frames):
     buf[:, pad_left:pad_left + S] = x
     frames = buf[:, : (n_frames - 1) * HOP + WIN].unfold(1, WIN, HOP)[:, :n_frames]  # start = n*HOP + off + pad_left = n*HOP
     p = torch.fft.rfft(frames * _WIN, n=NFFT).abs() ** 2
+    if warp is not None:
+        p = vtlp(p, warp)
     lm = torch.log(p @ _FB.T + F.LOG_FLOOR)
     sil = torch.full((B, 1, NMELS), float(np.log(F.LOG_FLOOR)), dtype=torch.float64)
     d = torch.diff(torch.cat([sil, lm], 1), dim=1)

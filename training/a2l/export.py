@@ -161,6 +161,16 @@ def main():
            if arch == "cnngru" else f"2x{H} LSTM (Eskimez et al.)")
     loss = ck.get("loss", "mse") + (f", temporal-difference weight {ck['vel']:g}" if "vel" in ck else "") + \
         (f", phoneme head weight {ck['phone']:g} (training only)" if ck.get("phone") else "")
+    if ck.get("real"):
+        teach += (f"; real mouths of GRID speaker s1 (CC BY 4.0, Cooke et al. 2006; landmarks by the kit's face "
+                  f"analysis) on {ck.get('real_p', 0.5):g} of the crops"
+                  + (", per-speaker amplitude normalisation" if ck.get("norm") else ""))
+    if ck.get("voice_aug"):
+        speech += ", voice augmentation (VTLP, codecs)"
+    if ck.get("corr"):
+        loss += f", opening correlation weight {ck['corr']:g}"
+    if ck.get("std"):
+        loss += f", opening spread weight {ck['std']:g}"
     desc = (f"talkingface a2l v1: {net}, logmel+deltas, lookahead {C.LOOKAHEAD} frames; trained "
             f"{ck['steps']} steps on {speech} with {teach}; loss {loss}; canonical 68 points, mouth and jaw motion only")
     m = build(model, desc)

@@ -20,6 +20,15 @@ WING_W, WING_EPS = 0.1, 0.02                          # units: displacement / SC
 ARCH = os.environ.get("A2L_ARCH", "lstm")            # lstm (Eskimez) | cnngru (Wang)
 PHONE_WEIGHT = float(os.environ.get("A2L_PHONE", "0"))  # auxiliary phoneme head (Zheng); 0 = none
 SPEED_LO, SPEED_HI, SPEED_P = (float(v) for v in os.environ.get("A2L_SPEED_RANGE", "0.88,1.12,0.5").split(","))
+# Real talking faces (issue 9): talkingface_kit.realdata's corpus (GRID s1, training split only).
+REAL = os.environ.get("A2L_REAL", "")                  # path to realdata corpus.pkl; empty = none
+REAL_P = float(os.environ.get("A2L_REAL_P", "0.5"))   # share of the batch's crops that are real
+REAL_W = float(os.environ.get("A2L_REAL_W", "1"))     # loss weight of a real crop (teacher crops: 1)
+VOICE_AUG = os.environ.get("A2L_VOICE_AUG", "0") == "1"  # VTLP pitch/formant warp, G.711/G.722 codecs
+NORM = os.environ.get("A2L_NORM", "0") == "1"         # per-speaker amplitude normalisation of the targets
+CORR_WEIGHT = float(os.environ.get("A2L_CORR", "0"))  # 1 - Pearson r of the mouth opening per crop
+STD_WEIGHT = float(os.environ.get("A2L_STD", "0"))    # (log std ratio)^2 of the mouth opening per crop
+TEACHER_GAIN = 1.0                                    # set in main() when NORM
 
 
 def load(name):
@@ -66,7 +75,27 @@ def augment(rng, x, speech_mask):
     else:
         x = x + rng.standard_normal(x.size) * 10 ** rng.uniform(-5, -3.5)
     x = x * 10 ** (rng.uniform(-12, 12) / 20)
-    return np.clip(x, -1, 1)
+    x = np.clip(x, -1, 1)
+    if VOICE_AUG and rng.random() < 0.25:
+        x = codec(rng, x)
+    return x
+
+
+def codec(rng, x):
+    """A telephone or VoIP codec round trip: G.711 mu-law at 8 kHz, or G.722 at 48-64 kbit/s."""
+    from scipy.signal import resample_poly
+    if rng.random() < 0.5:
+        y = resample_poly(x, 1, 2)
+        mu = 255.0
+        q = np.round(np.sign(y) * np.log1p(mu * np.abs(np.clip(y, -1, 1))) / np.log1p(mu) * 127) / 127
+        y = np.sign(q) * np.expm1(np.abs(q) * np.log1p(mu)) / mu
+        return resample_poly(y, 2, 1)[: x.size]
+    import G722
+    rate = int(rng.choice([48000, 56000, 64000]))
+    pcm = (np.clip(x, -1, 1) * 32767).astype(np.int16)
+    y = np.asarray(G722.G722(16000, rate).decode(G722.G722(16000, rate).encode(pcm)), np.float64) / 32767
+    out = np.zeros_like(x); out[: min(x.size, y.size)] = y[: x.size]
+    return out
 
 
 def make_crop(rng, items, aug=True):
@@ -102,41 +131,146 @@ def make_crop(rng, items, aug=True):
     return xs, o, w, sp, ph
 
 
-def batch(rng, items, aug=True):
-    xs, lms, sps, phs = [], [], [], []
+def load_real(path, role="train"):
+    """Real clips of realdata's corpus: audio, displacement targets (mouth and jaw points only; the rest
+    of the face stays at the mean face, as in the teacher), speech per frame, good-frame mask."""
+    keep = np.zeros(68, bool); keep[C.MOUTH] = True
+    out = []
+    for it in pickle.load(open(path, "rb")):
+        if it["speaker"] != "s1" or it["role"] != role:
+            continue
+        n = len(it["canon"])
+        x = np.zeros(n * C.HOP); a = it["audio"].astype(np.float64) / 32767
+        x[: min(x.size, a.size)] = a[: x.size]
+        disp = (it["canon"] - T.MEAN_FACE[None]).astype(np.float32)
+        disp[:, ~keep] = 0.0
+        t = (np.arange(n) + 0.5) / T.FPS
+        sp = np.zeros(n, np.float32)
+        for w, s0, e0 in it["words"]:
+            if w not in ("sil", "sp"):
+                sp[(t >= s0) & (t < e0)] = 1.0
+        out.append({"name": it["name"], "x": x, "disp": disp, "sp": sp, "ok": (~it["bad"]).astype(np.float32), "n": n})
+    return out
+
+
+def real_gain(rng, items, real):
+    """Per-speaker normalisation: the gain that gives the teacher's mouth opening (speech frames) the
+    spread of the real speaker's, so that no voice (TTS or s1) stands for a larger or smaller mouth."""
+    real_o = np.concatenate([T.mouth_opening(r["disp"] + T.MEAN_FACE[None])[r["sp"] > 0] for r in real])
+    tea = []
+    for _ in range(64):
+        _, o, w, sp, _ = make_crop(rng, items, aug=False)
+        tea.append(T.mouth_opening(T.landmarks(o, w))[sp > 0])
+    tea = np.concatenate(tea)
+    return float(real_o.std() / tea.std()), float(real_o.std()), float(tea.std())
+
+
+def warp_time(a, k, n_new, nearest=False):
+    """Frame track [n, ...] resampled to n_new frames for speed factor k (frame centres)."""
+    src = np.clip((np.arange(n_new) + 0.5) * k - 0.5, 0, len(a) - 1)
+    if nearest:
+        return a[np.round(src).astype(int)]
+    i0 = np.floor(src).astype(int); i1 = np.minimum(i0 + 1, len(a) - 1); f = (src - i0).reshape(-1, *([1] * (a.ndim - 1)))
+    return (a[i0] * (1 - f) + a[i1] * f).astype(a.dtype)
+
+
+def make_real_crop(rng, real, aug=True):
+    """Real clips joined end to end (GRID clips start and end in silence), speed-perturbed like the
+    TTS crops; a CROP_FRAMES window of audio, displacement targets, speech and frame mask."""
+    xs, ds, sps, oks, n_tot = [], [], [], [], 0
+    while n_tot < CROP_FRAMES + 1:
+        r = real[rng.integers(len(real))]
+        x, d, sp, ok, n = r["x"], r["disp"], r["sp"], r["ok"], r["n"]
+        k = rng.uniform(SPEED_LO, SPEED_HI) if (SPEED_PERTURB and rng.random() < SPEED_P) else 1.0
+        if k != 1.0:
+            n_new = int(round(n / k))
+            xx = np.interp(np.arange(n_new * C.HOP) * k, np.arange(x.size), x)
+            d, sp, ok = warp_time(d, k, n_new), warp_time(sp, k, n_new, True), warp_time(ok, k, n_new, True)
+            x, n = xx, n_new
+        xs.append(x); ds.append(d); sps.append(sp); oks.append(ok); n_tot += n
+    x, d, sp, ok = np.concatenate(xs), np.concatenate(ds), np.concatenate(sps), np.concatenate(oks)
+    start = int(rng.integers(0, n_tot - CROP_FRAMES + 1))
+    xs = x[start * C.HOP:(start + CROP_FRAMES) * C.HOP]
+    cut = slice(start, start + CROP_FRAMES)
+    d, sp, ok = d[cut], sp[cut], ok[cut]
+    if aug:
+        xs = augment(rng, xs, np.repeat(sp > 0, C.HOP)[: xs.size])
+    return xs, d, sp, ok
+
+
+def batch(rng, items, aug=True, real=None):
+    """feats, disp/SCALE [B,T,136], speech, phone class (-100: unknown), frame weight [B,T]."""
+    xs, ds, sps, phs, wts = [], [], [], [], []
     for _ in range(BATCH):
-        x, o, w, sp, ph = make_crop(rng, items, aug)
-        xs.append(x); lms.append(T.landmarks(o, w)); sps.append(sp); phs.append(ph)
-    feats = C.torch_features(torch.tensor(np.stack(xs)), CROP_FRAMES)
-    lm = torch.tensor(np.stack(lms))  # [B,T,68,2]
-    disp = (lm - torch.tensor(T.MEAN_FACE)).reshape(BATCH, CROP_FRAMES, 136) / C.SCALE
-    return feats, disp, torch.tensor(np.stack(sps)), torch.tensor(np.stack(phs))
+        if real and rng.random() < REAL_P:
+            x, d, sp, ok = make_real_crop(rng, real, aug)
+            ph = np.full(CROP_FRAMES, -100, np.int64)
+            w = ok * REAL_W
+        else:
+            x, o, w_, sp, ph = make_crop(rng, items, aug)
+            d = (T.landmarks(o, w_) - T.MEAN_FACE[None]) * TEACHER_GAIN
+            w = np.ones(CROP_FRAMES, np.float32)
+        xs.append(x); ds.append(d); sps.append(sp); phs.append(ph); wts.append(w)
+    warp = None
+    if VOICE_AUG and aug:  # vocal tract length perturbation: pitch and formants, timing kept
+        warp = torch.tensor(np.where(rng.random(BATCH) < 0.6, rng.uniform(0.85, 1.18, BATCH), 1.0))
+    feats = C.torch_features(torch.tensor(np.stack(xs)), CROP_FRAMES, warp=warp)
+    disp = torch.tensor(np.stack(ds).astype(np.float32)).reshape(BATCH, CROP_FRAMES, 136) / C.SCALE
+    return (feats, disp, torch.tensor(np.stack(sps).astype(np.float32)), torch.tensor(np.stack(phs)),
+            torch.tensor(np.stack(wts).astype(np.float32)))
 
 
-def loss_fn(model, feats, disp, sp, ph):
+def opening_t(disp):
+    """Mouth opening (canon.mouth_opening) of displacement/SCALE [B,T,136], differentiable."""
+    p = disp.reshape(*disp.shape[:2], 68, 2) * C.SCALE + torch.as_tensor(T.MEAN_FACE)
+    gap = (p[..., [61, 62, 63], :] - p[..., [67, 66, 65], :]).pow(2).sum(-1).add(1e-10).sqrt().mean(-1)
+    return gap / (p[..., 54, :] - p[..., 48, :]).norm(dim=-1)
+
+
+def loss_fn(model, feats, disp, sp, ph, fw=None):
     out, logit, _ = model(feats)
     d = C.LOOKAHEAD
     out, logit = out[:, d:], logit[:, d:]
-    disp, sp, ph = disp[:, : out.shape[1]], sp[:, : out.shape[1]], ph[:, : out.shape[1]]
+    T_ = out.shape[1]
+    disp, sp, ph = disp[:, :T_], sp[:, :T_], ph[:, :T_]
+    fw = torch.ones(out.shape[:2]) if fw is None else fw[:, :T_]
     wts = torch.full((68,), 0.1); wts[C.MOUTH] = 1.0
     wts = wts.repeat_interleave(2)
     if LOSS == "wing":  # Feng et al. 2018 wing loss (as Wang et al. 2020), scaled to these units
         a = (out - disp).abs()
         c = WING_W - WING_W * np.log(1 + WING_W / WING_EPS)
-        l_pos = (torch.where(a < WING_W, WING_W * torch.log1p(a / WING_EPS), a - c) * wts).mean()
+        l_pos = (torch.where(a < WING_W, WING_W * torch.log1p(a / WING_EPS), a - c) * wts * fw[..., None]).mean() / fw.mean()
     else:
-        l_pos = (((out - disp) ** 2) * wts).mean()
-    l_vel = ((((out[:, 1:] - out[:, :-1]) - (disp[:, 1:] - disp[:, :-1])) ** 2) * wts).mean()
+        l_pos = (((out - disp) ** 2) * wts * fw[..., None]).mean() / fw.mean()
+    fv = fw[:, 1:] * fw[:, :-1]
+    l_vel = (((((out[:, 1:] - out[:, :-1]) - (disp[:, 1:] - disp[:, :-1])) ** 2) * wts) * fv[..., None]).mean() / fv.mean().clamp_min(1e-6)
     l_sp = Fn.binary_cross_entropy_with_logits(logit, sp)
     total = l_pos + VEL_WEIGHT * l_vel + 0.05 * l_sp
+    l_corr = l_std = torch.zeros(())
+    if CORR_WEIGHT > 0 or STD_WEIGHT > 0:
+        po, to = opening_t(out), opening_t(disp)
+        m = (fw > 0).float()
+        cnt = m.sum(1).clamp_min(1)
+        pm = po - (po * m).sum(1, keepdim=True) / cnt[:, None]
+        tm = to - (to * m).sum(1, keepdim=True) / cnt[:, None]
+        ps = ((pm * pm * m).sum(1) / cnt).add(1e-8).sqrt()
+        ts = ((tm * tm * m).sum(1) / cnt).add(1e-8).sqrt()
+        live = (ts > 0.01).float()  # crops with mouth motion (not pure silence)
+        if live.sum() > 0:
+            r = (pm * tm * m).sum(1) / cnt / (ps * ts)
+            l_corr = ((1 - r) * live).sum() / live.sum()
+            l_std = ((torch.log(ps / ts) ** 2) * live).sum() / live.sum()
+        total = total + CORR_WEIGHT * l_corr + STD_WEIGHT * l_std
     if model.phone_logits is not None:  # phone of frame t, predicted at output t + d like the landmarks
         pl = model.phone_logits[:, d:]
-        l_ph = Fn.cross_entropy(pl.reshape(-1, pl.shape[-1]), ph.reshape(-1))
-        total = total + PHONE_WEIGHT * l_ph
-    return total, (l_pos.item(), l_vel.item(), l_sp.item())
+        if (ph >= 0).any():
+            l_ph = Fn.cross_entropy(pl.reshape(-1, pl.shape[-1]), ph.reshape(-1), ignore_index=-100)
+            total = total + PHONE_WEIGHT * l_ph
+    return total, (l_pos.item(), l_vel.item(), l_sp.item(), l_corr.item(), l_std.item())
 
 
 def main():
+    global TEACHER_GAIN, REAL_P
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
     out_path = sys.argv[2] if len(sys.argv) > 2 else os.path.join(C.HERE, "runs", "model.pt")
     seed = int(os.environ.get("A2L_SEED", "0"))
@@ -154,20 +288,35 @@ def main():
         rep = int(os.environ.get("A2L_EXTRA_REPEAT", "3"))
         items = items + ex * rep
         print(f"extra: {len(ex)} utterances x {rep} from {extra}", flush=True)
+    real = load_real(REAL) if REAL else None
+    real_val = load_real(REAL, "val") if REAL else None
+    if real:
+        print(f"real: {len(real)} GRID s1 training clips ({sum(r['n'] for r in real) / 25 / 60:.1f} min), "
+              f"{len(real_val)} validation clips; share of crops {REAL_P}, weight {REAL_W}", flush=True)
+        if NORM:
+            TEACHER_GAIN, s_real, s_tea = real_gain(np.random.default_rng(seed + 17), items, real)
+            print(f"per-speaker normalisation: opening std (speech frames) s1 {s_real:.4f}, teacher {s_tea:.4f}: "
+                  f"teacher targets x {TEACHER_GAIN:.3f}", flush=True)
     # feature normalisation constants on augmented training crops
-    fs = torch.cat([batch(rng, items)[0].reshape(-1, C.NFEAT) for _ in range(8)])
+    fs = torch.cat([batch(rng, items, real=real)[0].reshape(-1, C.NFEAT) for _ in range(8)])
     mean, std = fs.mean(0), fs.std(0).clamp_min(1e-3)
     model = C.make_model(ARCH, mean, std, len(T.PHONES) if PHONE_WEIGHT > 0 else 0)
     print(f"arch {ARCH}, {sum(p.numel() for p in model.parameters())} parameters, lookahead {C.LOOKAHEAD}, "
-          f"loss {LOSS}, temporal-difference weight {VEL_WEIGHT}, phoneme head weight {PHONE_WEIGHT}", flush=True)
+          f"loss {LOSS}, temporal-difference weight {VEL_WEIGHT}, phoneme head weight {PHONE_WEIGHT}, "
+          f"correlation weight {CORR_WEIGHT}, std weight {STD_WEIGHT}, voice augmentation {VOICE_AUG}", flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.05)
     vrng = np.random.default_rng(99)
     test = load("test")
     val = [batch(vrng, test, aug=True) for _ in range(4)]
+    val_real = None
+    if real_val:
+        p, REAL_P = REAL_P, 1.0
+        val_real = [batch(vrng, test, aug=False, real=real_val) for _ in range(4)]
+        REAL_P = p
     t0 = time.time()
     for step in range(1, steps + 1):
-        loss, parts = loss_fn(model, *batch(rng, items))
+        loss, parts = loss_fn(model, *batch(rng, items, real=real))
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step(); sched.step()
@@ -175,12 +324,24 @@ def main():
             model.eval()
             with torch.no_grad():
                 vl = np.mean([loss_fn(model, *v)[1][0] for v in val])
+                vr = ""
+                if val_real:
+                    rs, rs_std = [], []
+                    for v in val_real:
+                        out, _, _ = model(v[0])
+                        po = opening_t(out[:, C.LOOKAHEAD:]).numpy(); to = opening_t(v[1][:, :po.shape[1]]).numpy()
+                        rs += [np.corrcoef(a, b)[0, 1] for a, b in zip(po, to) if b.std() > 0.01]
+                        rs_std += [a.std() / b.std() for a, b in zip(po, to) if b.std() > 0.01]
+                    vr = f" val_s1_r {np.mean(rs):.3f} val_s1_std_ratio {np.mean(rs_std):.2f}"
             model.train()
             print(f"step {step} loss {loss.item():.4f} pos {parts[0]:.4f} vel {parts[1]:.4f} sp {parts[2]:.3f} "
-                  f"heldout_pos {vl:.4f} {time.time() - t0:.0f}s", flush=True)
+                  f"corr {parts[3]:.3f} std {parts[4]:.3f} heldout_pos {vl:.4f}{vr} {time.time() - t0:.0f}s", flush=True)
             torch.save({"state": model.state_dict(), "steps": step, "train_s": time.time() - t0,
                         "teacher": T.TEACHER, "arch": ARCH, "voices": voices, "lookahead": C.LOOKAHEAD,
-                        "loss": LOSS, "vel": VEL_WEIGHT, "phone": PHONE_WEIGHT, "extra": os.path.basename(extra) if extra else ""}, out_path)
+                        "loss": LOSS, "vel": VEL_WEIGHT, "phone": PHONE_WEIGHT, "extra": os.path.basename(extra) if extra else "",
+                        "real": os.path.basename(os.path.dirname(REAL)) if REAL else "", "real_p": REAL_P,
+                        "real_w": REAL_W, "voice_aug": VOICE_AUG, "norm": NORM, "teacher_gain": TEACHER_GAIN,
+                        "corr": CORR_WEIGHT, "std": STD_WEIGHT}, out_path)
     print(f"trained {steps} steps in {time.time() - t0:.0f} s")
 
 
