@@ -1,8 +1,11 @@
 fn main() {
     gst_plugin_version_helper::info();
 
-    // dlib (Debian libdlib-dev): the face detector and shape predictor behind facelandmarks.
+    // dlib (Debian libdlib-dev), only with the `dlib` feature: an alternative face analysis.
     println!("cargo:rerun-if-changed=src/dlib/shim.cpp");
+    if std::env::var_os("CARGO_FEATURE_DLIB").is_none() {
+        return;
+    }
     let dlib = match pkg_config::Config::new()
         .atleast_version("19.0")
         .probe("dlib-1")

@@ -22,7 +22,9 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 pkgs=(pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
       gstreamer1.0-plugins-ugly gstreamer1.0-libav libmpeg2-4 python3-pip unzip
-      libdlib-dev libdlib-data libopenblas-dev liblapack-dev python-matplotlib-data)
+      python-matplotlib-data)
+# dlib is optional (cargo feature `dlib`, not built by default): for it, also install
+# libdlib-dev libopenblas-dev liblapack-dev, and libdlib-data for its model.
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,12 +4,16 @@
 //! GStreamer elements that turn speech into a talking face.
 //!
 //! - `audio2landmarks`: speech in, one frame of 68 facial landmarks per video frame out.
+//! - `landmarks2face`: landmark frames and one portrait in, video of that person speaking out.
 //! - `landmarksrender`: landmark frames drawn as video.
+//! - `facelandmarks`: video of a face in, its landmark frames out.
 
 use gst::glib;
 
 pub mod audio2landmarks;
+#[cfg(feature = "dlib")]
 pub mod dlib;
+pub mod face;
 pub mod facelandmarks;
 pub mod faceshape;
 pub mod features;

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use gst::prelude::*;
-use gsttalkingface::dlib::{FaceLandmarker, N_LANDMARKS};
-use gsttalkingface::facelandmarks::tracker::{canonical_box, fit_residual};
+use gsttalkingface::face::{self, FaceAnalyzer, Image, PortraitFace};
 use gsttalkingface::faceshape::mouth_opening;
-use gsttalkingface::landmarks::{self, LandmarkFrame, RECORD_SIZE};
+use gsttalkingface::landmarks::{self, LandmarkFrame, N_POINTS as N_LANDMARKS, RECORD_SIZE};
+use gsttalkingface::onnx::SessionOptions;
 
 const PORTRAIT: &str = "/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg";
 const GRID_DIR: &str = "/work/shared/data/grid";
@@ -22,13 +22,20 @@ fn init() {
     });
 }
 
-/// The dlib model, or None (with a note) where it is not installed.
-fn model() -> Option<PathBuf> {
-    let m = FaceLandmarker::default_model_path();
-    if m.is_none() {
-        eprintln!("note: dlib's 68-point model is not installed (Debian libdlib-data); skipping");
-    }
-    m
+/// The default face analysis (the ONNX models of models/, on the CPU, one thread).
+fn analyzer() -> FaceAnalyzer {
+    init();
+    let opts = SessionOptions {
+        provider: gsttalkingface::onnx::ExecutionProvider::Cpu,
+        threads: 1,
+        ..SessionOptions::default()
+    };
+    FaceAnalyzer::load(
+        &face::default_detector_path(),
+        &face::default_landmarker_path(),
+        &opts,
+    )
+    .expect("the default face models load")
 }
 
 fn portrait() -> Option<&'static str> {
@@ -103,10 +110,10 @@ fn records(samples: &[Sample]) -> Vec<LandmarkFrame> {
         .collect()
 }
 
-/// The portrait as GRAY8: (pixels, width, height).
-fn portrait_gray(path: &str) -> (Vec<u8>, usize, usize) {
+/// A picture decoded as tightly packed RGB: (pixels, width, height).
+fn decode_rgb(path: &str, fmt: &str) -> (Vec<u8>, usize, usize) {
     let (s, caps) = pull_all(&format!(
-        "filesrc location={path} ! jpegdec ! videoconvert ! video/x-raw,format=GRAY8 ! appsink name=sink"
+        "filesrc location={path} ! jpegdec ! videoconvert ! video/x-raw,format={fmt} ! appsink name=sink"
     ))
     .expect("decode the portrait");
     let caps = caps.expect("caps");
@@ -116,30 +123,164 @@ fn portrait_gray(path: &str) -> (Vec<u8>, usize, usize) {
         info.height() as usize,
         info.stride()[0] as usize,
     );
-    let mut g = Vec::with_capacity(w * h);
+    let bpp = info.format_info().pixel_stride()[0] as usize;
+    let mut g = Vec::with_capacity(w * h * bpp);
     for y in 0..h {
-        g.extend_from_slice(&s[0].0[y * stride..y * stride + w]);
+        g.extend_from_slice(&s[0].0[y * stride..y * stride + w * bpp]);
     }
     (g, w, h)
 }
 
+/// The picture (packed RGB) turned clockwise by `q` quarter turns.
+fn turn(rgb: &[u8], w: usize, h: usize, q: u32) -> (Vec<u8>, usize, usize) {
+    let (mut cur, mut cw, mut ch) = (rgb.to_vec(), w, h);
+    for _ in 0..q {
+        // Clockwise: the new picture is ch wide, cw high; new (x, y) = old (y, ch - 1 - x).
+        let mut out = vec![0u8; cur.len()];
+        for y in 0..cw {
+            for x in 0..ch {
+                let (ox, oy) = (y, ch - 1 - x);
+                let (d, s) = ((y * ch + x) * 3, (oy * cw + ox) * 3);
+                out[d..d + 3].copy_from_slice(&cur[s..s + 3]);
+            }
+        }
+        cur = out;
+        std::mem::swap(&mut cw, &mut ch);
+    }
+    (cur, cw, ch)
+}
+
+fn find(
+    a: &mut FaceAnalyzer,
+    rgb: &[u8],
+    w: usize,
+    h: usize,
+    index: usize,
+) -> Result<PortraitFace, String> {
+    let img = Image::new(rgb, w, h, w * 3, 3).expect("image");
+    a.portrait(&img, index, 64.0)
+}
+
 #[test]
-fn dlib_finds_the_portrait_face() {
-    let (Some(m), Some(p)) = (model(), portrait()) else {
+fn onnx_finds_the_portrait_face() {
+    let Some(p) = portrait() else {
         return;
     };
-    let (g, w, h) = portrait_gray(p);
-    let mut lm = FaceLandmarker::new(&m).expect("model loads");
-    let faces = lm.detect(&g, w, h, w, 0).expect("detect");
+    let (rgb, w, h) = decode_rgb(p, "RGB");
+    let mut a = analyzer();
+    let img = Image::new(&rgb, w, h, w * 3, 3).unwrap();
+    let faces = a.detect(&img, 0).expect("detect");
     assert_eq!(faces.len(), 1, "{faces:?}");
-    let f = faces[0];
-    assert!(f.score > 0.0 && f.width() > 100.0, "{f:?}");
-    let pts = lm.landmarks(&g, w, h, w, &f).expect("landmarks");
-    check_sane(&pts, w as f32, h as f32);
-    eprintln!(
-        "portrait: box {f:?}, canonical box {:?}, residual {}",
-        canonical_box(&pts, &f),
-        fit_residual(&pts)
+    assert!(
+        faces[0].score > 0.7 && faces[0].width > 100.0,
+        "{:?}",
+        faces[0]
+    );
+    let f = find(&mut a, &rgb, w, h, 0).expect("portrait");
+    assert!(f.score > 0.9, "presence {}", f.score);
+    assert_eq!(f.quarter_turns, 0);
+    assert!(f.others.is_empty());
+    check_sane(&f.points, w as f32, h as f32);
+}
+
+/// Turned by a quarter, a half and three quarters, the portrait's face is found, and its points
+/// turned back land where the upright picture's are (within 2% of the face width).
+#[test]
+fn rotated_portraits_are_found() {
+    let Some(p) = portrait() else {
+        return;
+    };
+    let (rgb, w, h) = decode_rgb(p, "RGB");
+    let mut a = analyzer();
+    let up = find(&mut a, &rgb, w, h, 0).expect("upright");
+    for q in 1..4u32 {
+        let (t, tw, th) = turn(&rgb, w, h, q);
+        let f = find(&mut a, &t, tw, th, 0).unwrap_or_else(|e| panic!("{} degrees: {e}", q * 90));
+        // Back to the upright picture: undo q clockwise quarter turns.
+        let back = f.points.map(|pt| {
+            let (mut x, mut y, mut cw, mut ch) = (pt[0], pt[1], tw as f32, th as f32);
+            for _ in 0..q {
+                // Inverse of one clockwise turn: old (x, y) = (y, new_w - x).
+                let (ox, oy) = (y, cw - x);
+                x = ox;
+                y = oy;
+                std::mem::swap(&mut cw, &mut ch);
+            }
+            [x, y]
+        });
+        let err = back
+            .iter()
+            .zip(up.points.iter())
+            .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
+            .sum::<f32>()
+            / N_LANDMARKS as f32;
+        eprintln!(
+            "{} degrees: found at {} quarter turns, mean point error {err:.2} px",
+            q * 90,
+            f.quarter_turns
+        );
+        assert!(err < 0.02 * up.width, "{} degrees: {err} px", q * 90);
+    }
+}
+
+/// Two faces: the largest is used and the other named; face-index picks the other.
+#[test]
+fn several_faces_the_largest_is_used() {
+    let Some(p) = portrait() else {
+        return;
+    };
+    let (rgb, w, h) = decode_rgb(p, "RGB");
+    // A canvas with the portrait and a half-size copy beside it.
+    let (cw, ch) = (w + w / 2, h);
+    let mut c = vec![128u8; cw * ch * 3];
+    for y in 0..h {
+        c[y * cw * 3..y * cw * 3 + w * 3].copy_from_slice(&rgb[y * w * 3..(y + 1) * w * 3]);
+    }
+    for y in 0..h / 2 {
+        for x in 0..w / 2 {
+            let s = ((2 * y) * w + 2 * x) * 3;
+            let d = ((y + h / 4) * cw + w + x) * 3;
+            let px = [rgb[s], rgb[s + 1], rgb[s + 2]];
+            c[d..d + 3].copy_from_slice(&px);
+        }
+    }
+    let mut a = analyzer();
+    let big = find(&mut a, &c, cw, ch, 0).expect("largest");
+    assert_eq!(big.others.len(), 1, "{big:?}");
+    assert!(big.others[0] < big.width * 0.7, "{big:?}");
+    assert!(big.points[36][0] < w as f32);
+    let small = find(&mut a, &c, cw, ch, 1).expect("second");
+    assert!(small.points[36][0] > w as f32, "{:?}", small.points[36]);
+    let e = find(&mut a, &c, cw, ch, 2).expect_err("no third face");
+    assert!(
+        e.contains("face-index is 2") && e.contains("2 face(s)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn no_face_and_small_face_errors() {
+    let Some(p) = portrait() else {
+        return;
+    };
+    let mut a = analyzer();
+    let grey = vec![128u8; 320 * 240 * 3];
+    let e = find(&mut a, &grey, 320, 240, 0).expect_err("no face in grey");
+    assert!(e.contains("no face found"), "{e}");
+    // The portrait at a sixth of its size: a face about 40 px wide.
+    let (rgb, w, h) = decode_rgb(p, "RGB");
+    let (sw, sh) = (w / 6, h / 6);
+    let mut s = vec![0u8; sw * sh * 3];
+    for y in 0..sh {
+        for x in 0..sw {
+            let (d, o) = ((y * sw + x) * 3, ((y * 6) * w + x * 6) * 3);
+            s[d..d + 3].copy_from_slice(&rgb[o..o + 3]);
+        }
+    }
+    let e = find(&mut a, &s, sw, sh, 0).expect_err("too small");
+    assert!(
+        e.contains("too small") || e.contains("no face found"),
+        "{e}"
     );
 }
 
@@ -159,7 +300,7 @@ fn check_sane(p: &[[f32; 2]; N_LANDMARKS], w: f32, h: f32) {
 
 #[test]
 fn portrait_gives_a_face_near_the_mean() {
-    let (Some(_), Some(p)) = (model(), portrait()) else {
+    let Some(p) = portrait() else {
         return;
     };
     let (s, caps) = pull_all(&format!(
@@ -199,7 +340,7 @@ fn portrait_gives_a_face_near_the_mean() {
 
 #[test]
 fn rgb_and_yuv_formats_agree() {
-    let (Some(_), Some(p)) = (model(), portrait()) else {
+    let Some(p) = portrait() else {
         return;
     };
     for fmt in ["RGB", "BGRx", "RGBA", "I420", "NV12", "GRAY8"] {
@@ -216,9 +357,6 @@ fn rgb_and_yuv_formats_agree() {
 
 #[test]
 fn blank_video_has_no_face() {
-    if model().is_none() {
-        return;
-    }
     for pattern in ["black", "smpte"] {
         let (s, _) = pull_all(&format!(
             "videotestsrc pattern={pattern} num-buffers=5 ! \
@@ -239,12 +377,14 @@ fn blank_video_has_no_face() {
 #[test]
 fn missing_model_is_an_error_naming_it() {
     init();
-    let e = pull_all(
-        "videotestsrc num-buffers=2 ! facelandmarks model=/nonexistent/dir/sp68.dat ! appsink name=sink",
-    )
-    .expect_err("a missing model must fail");
-    assert!(e.contains("/nonexistent/dir/sp68.dat"), "{e}");
-    assert!(e.contains("libdlib-data"), "{e}");
+    for prop in ["model", "detector-model"] {
+        let e = pull_all(&format!(
+            "videotestsrc num-buffers=2 ! facelandmarks {prop}=/nonexistent/dir/face.onnx ! appsink name=sink"
+        ))
+        .expect_err("a missing model must fail");
+        assert!(e.contains("/nonexistent/dir/face.onnx"), "{e}");
+        assert!(e.contains("does not exist"), "{e}");
+    }
 }
 
 #[test]
@@ -252,20 +392,30 @@ fn not_a_model_is_an_error() {
     init();
     let dir = std::env::temp_dir().join(format!("facelandmarks-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let bad = dir.join("bad.dat");
+    let bad = dir.join("bad.onnx");
     std::fs::write(&bad, vec![7u8; 1000]).unwrap();
     let e = pull_all(&format!(
         "videotestsrc num-buffers=2 ! facelandmarks model={} ! appsink name=sink",
         bad.display()
     ))
     .expect_err("a bad model must fail");
-    assert!(e.contains("bad.dat"), "{e}");
+    assert!(e.contains("bad.onnx"), "{e}");
+    // A valid ONNX file of another kind.
+    let e = pull_all(&format!(
+        "videotestsrc num-buffers=2 ! facelandmarks model={} ! appsink name=sink",
+        face::default_detector_path().display()
+    ))
+    .expect_err("a detector is not a landmarker");
+    assert!(
+        e.contains("face_detector") && e.contains("face_landmarks"),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn harness_flush_and_properties() {
-    let (Some(_), Some(p)) = (model(), portrait()) else {
+    let Some(p) = portrait() else {
         return;
     };
     init();
@@ -274,9 +424,14 @@ fn harness_flush_and_properties() {
         .build()
         .unwrap();
     assert_eq!(el.property::<u32>("detect-interval"), 3);
-    assert_eq!(el.property::<u32>("upsample"), 0);
+    assert_eq!(el.property::<u32>("face-index"), 0);
+    assert_eq!(el.property::<u32>("max-analysis-size"), 960);
     let mut h = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
-    let (g, w, hh) = portrait_gray(p);
+    assert_eq!(
+        el.property::<Option<String>>("provider").as_deref(),
+        Some("cpu")
+    );
+    let (g, w, hh) = decode_rgb(p, "GRAY8");
     h.set_src_caps_str(&format!(
         "video/x-raw,format=GRAY8,width={w},height={hh},framerate=25/1"
     ));
@@ -313,9 +468,6 @@ fn harness_flush_and_properties() {
 
 #[test]
 fn grid_clip_mouth_moves() {
-    if model().is_none() {
-        return;
-    }
     let Some(clip) = grid_clip() else {
         eprintln!("note: no GRID clip in {GRID_DIR}; skipping");
         return;
@@ -361,15 +513,12 @@ fn grid_clip_mouth_moves() {
     assert!(sd > 0.025, "{sd}");
 }
 
-/// The element's tracking against plain per-frame dlib (detector box, then shape predictor) on
-/// a GRID clip: the mouth opening agrees, and the pose stays small for a speaker facing the
-/// camera.
+/// The element's tracking against a fresh analysis of every frame (detection, then two landmark
+/// passes) on a GRID clip: the mouth opening agrees, tracking is at least as steady, and the pose
+/// stays small for a speaker facing the camera.
 #[test]
 fn grid_tracking_agrees_with_detection() {
     use gsttalkingface::faceshape::Canonicalizer;
-    let Some(m) = model() else {
-        return;
-    };
     let Some(clip) = grid_clip() else {
         eprintln!("note: no GRID clip in {GRID_DIR}; skipping");
         return;
@@ -381,7 +530,7 @@ fn grid_tracking_agrees_with_detection() {
     .expect("pipeline runs");
     let a = records(&s);
     let (g, caps) = pull_all(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=GRAY8 ! appsink name=sink",
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink",
         clip.display()
     ))
     .expect("pipeline runs");
@@ -391,14 +540,14 @@ fn grid_tracking_agrees_with_detection() {
         info.height() as usize,
         info.stride()[0] as usize,
     );
-    let mut lm = FaceLandmarker::new(&m).unwrap();
+    let mut an = analyzer();
     let mut canon = Canonicalizer::new();
     let b: Vec<LandmarkFrame> = g
         .iter()
         .map(|(px, _, _)| {
-            let f = lm.detect(px, w, h, st, 0).unwrap();
-            let p = lm.landmarks(px, w, h, st, &f[0]).unwrap();
-            canon.frame(&p).unwrap()
+            let img = Image::new(px, w, h, st, 3).unwrap();
+            let f = an.portrait(&img, 0, 24.0).unwrap();
+            canon.frame(&f.points).unwrap()
         })
         .collect();
     assert_eq!(a.len(), b.len());
@@ -431,7 +580,7 @@ fn grid_tracking_agrees_with_detection() {
         s / ((v.len() - 1) * 21) as f32
     };
     let (ja, jb) = (jitter(&a), jitter(&b));
-    eprintln!("eye and nose motion per frame: tracked {ja:.4}, detected on every frame {jb:.4}");
+    eprintln!("eye and nose motion per frame: tracked {ja:.4}, fresh on every frame {jb:.4}");
     assert!(
         ja < jb * 1.2,
         "tracking is less steady than detection: {ja} vs {jb}"

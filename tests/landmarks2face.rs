@@ -259,6 +259,35 @@ fn error_of(props: &str) -> String {
     .expect_err("should fail")
 }
 
+/// Runs the speech pipeline into landmarks2face with `props`; the warnings posted, or the error.
+fn warnings_of(props: &str) -> Result<Vec<String>, String> {
+    let pipeline = gst::parse::launch(&format!(
+        "audiotestsrc num-buffers=5 ! audioconvert ! audioresample ! audio2landmarks model={} ! \
+         landmarks2face {props} ! fakesink",
+        model("a2l_test.onnx")
+    ))
+    .map_err(|e| e.to_string())?;
+    let bus = pipeline.bus().expect("bus");
+    let mut warnings = Vec::new();
+    let mut result = Ok(());
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        result = Err("state change failed".to_string());
+    }
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
+        match msg.view() {
+            gst::MessageView::Eos(..) => break,
+            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            gst::MessageView::Error(e) => {
+                result = Err(e.error().to_string());
+                break;
+            }
+            _ => {}
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    result.map(|_| warnings)
+}
+
 fn write_png(name: &str, rgba: &[u8], w: usize, h: usize) -> std::path::PathBuf {
     let p = std::env::temp_dir().join(format!("l2f-{}-{name}", std::process::id()));
     image::save_buffer(
@@ -289,8 +318,52 @@ fn bad_portraits_and_models() {
         }
     }
     let twop = write_png("two.png", &two, 2 * w, h);
-    let msg = error_of(&format!("model={m} portrait={}", twop.display()));
-    assert!(msg.contains("2 faces"), "{msg}");
+    // Several faces: the largest is used, with a warning naming the others; face-index picks
+    // another; a face-index beyond them is an error.
+    let warnings = warnings_of(&format!("model={m} portrait={}", twop.display())).unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("found 2 faces") && w.contains("face-index")),
+        "{warnings:?}"
+    );
+    warnings_of(&format!(
+        "model={m} portrait={} face-index=1",
+        twop.display()
+    ))
+    .unwrap();
+    let msg = error_of(&format!(
+        "model={m} portrait={} face-index=2",
+        twop.display()
+    ));
+    assert!(msg.contains("face-index is 2"), "{msg}");
+    // A face too small: the portrait at a sixth of its size.
+    let (sw, sh) = (w / 6, h / 6);
+    let mut small = vec![0u8; sw * sh * 4];
+    for y in 0..sh {
+        for x in 0..sw {
+            let (d, o) = ((y * sw + x) * 4, ((y * 6) * w + x * 6) * 4);
+            small[d..d + 4].copy_from_slice(&rgba[o..o + 4]);
+        }
+    }
+    let smallp = write_png("small.png", &small, sw, sh);
+    let msg = error_of(&format!("model={m} portrait={}", smallp.display()));
+    assert!(
+        msg.contains("too small") || msg.contains("no face"),
+        "{msg}"
+    );
+    // Upside down: found (no error, no warning).
+    let flipped: Vec<u8> = rgba
+        .chunks_exact(4)
+        .rev()
+        .flat_map(|p| p.iter().copied())
+        .collect();
+    let flipp = write_png("flipped.png", &flipped, w, h);
+    assert!(
+        warnings_of(&format!("model={m} portrait={}", flipp.display()))
+            .unwrap()
+            .is_empty()
+    );
     // Not an image.
     let msg = error_of(&format!("model={m} portrait={}", model("a2l_test.onnx")));
     assert!(msg.contains("cannot decode portrait"), "{msg}");
@@ -303,13 +376,18 @@ fn bad_portraits_and_models() {
         model("a2l_test.onnx")
     ));
     assert!(msg.contains("kind"), "{msg}");
-    // dlib's model missing.
-    let msg = error_of(&format!(
-        "model={m} portrait={PORTRAIT} face-model=/nonexistent/sp.dat"
-    ));
-    assert!(msg.contains("/nonexistent/sp.dat"), "{msg}");
-    let _ = std::fs::remove_file(grey);
-    let _ = std::fs::remove_file(twop);
+    // The face models missing, or of the wrong kind.
+    for prop in ["face-model", "face-detector-model"] {
+        let msg = error_of(&format!(
+            "model={m} portrait={PORTRAIT} {prop}=/nonexistent/face.onnx"
+        ));
+        assert!(msg.contains("/nonexistent/face.onnx"), "{msg}");
+    }
+    let msg = error_of(&format!("model={m} portrait={PORTRAIT} face-model={m}"));
+    assert!(msg.contains("face_landmarks"), "{msg}");
+    for f in [grey, twop, smallp, flipp] {
+        let _ = std::fs::remove_file(f);
+    }
 }
 
 #[test]

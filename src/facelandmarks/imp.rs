@@ -7,77 +7,108 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_video::prelude::*;
 
-use super::tracker::{FaceTracker, Gray, TrackerConfig};
-use crate::dlib::{FaceLandmarker, MODEL_FILE};
+use crate::face::tracker::{Tracker, TrackerConfig};
+use crate::face::{self, FaceAnalyzer, Image};
 use crate::faceshape::Canonicalizer;
-use crate::landmarks::{self, RECORD_SIZE};
+use crate::landmarks::{self, N_POINTS, RECORD_SIZE};
+use crate::onnx::{self, SessionOptions};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
         "facelandmarks",
         gst::DebugColorFlags::empty(),
-        Some("Facial landmarks from video (dlib)"),
+        Some("Facial landmarks from video"),
     )
 });
 
 const DEFAULT_DETECT_INTERVAL: u32 = 10;
-const DEFAULT_UPSAMPLE: u32 = 0;
+/// Frames whose longer side exceeds this are scaled down before the analysis.
+const DEFAULT_MAX_SIZE: u32 = 960;
+/// ONNX Runtime threads per model by default (the element runs once per frame, in real time).
+const DEFAULT_THREADS: u32 = 1;
 
-/// The installed dlib model, or where Debian would install it (so that the error names it).
-fn default_model_path() -> PathBuf {
-    FaceLandmarker::default_model_path()
-        .unwrap_or_else(|| PathBuf::from("/usr/share/dlib").join(MODEL_FILE))
-}
-
-/// Video formats taken: 8-bit gray, packed RGB orders (converted to gray), YUV (luma used).
+/// Video formats taken: packed RGB orders, 8-bit gray, planar or semi-planar YUV; all but RGB,
+/// RGBA and RGBx (read directly) are converted to RGB by gst_video's converter.
 const FORMATS: &[gst_video::VideoFormat] = &[
-    gst_video::VideoFormat::Gray8,
+    gst_video::VideoFormat::Rgb,
+    gst_video::VideoFormat::Rgba,
+    gst_video::VideoFormat::Rgbx,
+    gst_video::VideoFormat::Bgr,
+    gst_video::VideoFormat::Bgrx,
+    gst_video::VideoFormat::Bgra,
+    gst_video::VideoFormat::Xrgb,
+    gst_video::VideoFormat::Xbgr,
+    gst_video::VideoFormat::Argb,
+    gst_video::VideoFormat::Abgr,
     gst_video::VideoFormat::I420,
     gst_video::VideoFormat::Yv12,
     gst_video::VideoFormat::Nv12,
     gst_video::VideoFormat::Nv21,
     gst_video::VideoFormat::Y42b,
     gst_video::VideoFormat::Y444,
-    gst_video::VideoFormat::Rgb,
-    gst_video::VideoFormat::Bgr,
-    gst_video::VideoFormat::Rgbx,
-    gst_video::VideoFormat::Bgrx,
-    gst_video::VideoFormat::Xrgb,
-    gst_video::VideoFormat::Xbgr,
-    gst_video::VideoFormat::Rgba,
-    gst_video::VideoFormat::Bgra,
-    gst_video::VideoFormat::Argb,
-    gst_video::VideoFormat::Abgr,
+    gst_video::VideoFormat::Gray8,
 ];
 
 #[derive(Debug, Clone)]
 struct Settings {
     model: PathBuf,
+    detector: PathBuf,
+    #[cfg(feature = "dlib")]
+    dlib_model: Option<PathBuf>,
     detect_interval: u32,
-    upsample: u32,
+    face_index: u32,
+    max_size: u32,
+    session: SessionOptions,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            model: default_model_path(),
+            model: face::default_landmarker_path(),
+            detector: face::default_detector_path(),
+            #[cfg(feature = "dlib")]
+            dlib_model: None,
             detect_interval: DEFAULT_DETECT_INTERVAL,
-            upsample: DEFAULT_UPSAMPLE,
+            face_index: 0,
+            max_size: DEFAULT_MAX_SIZE,
+            session: SessionOptions {
+                threads: DEFAULT_THREADS,
+                ..SessionOptions::default()
+            },
         }
     }
 }
 
+/// The frame as the analysis sees it: RGB, at most `max-analysis-size` on its longer side.
+struct Work {
+    info: gst_video::VideoInfo,
+    /// None: the input is read as it is (RGB, RGBA or RGBx at its own size).
+    converter: Option<gst_video::VideoConverter>,
+    buffer: Option<gst::Buffer>,
+    /// Input pixels per analysis pixel, x and y.
+    scale: [f32; 2],
+}
+
+enum Backend {
+    Onnx(Box<Tracker>),
+    #[cfg(feature = "dlib")]
+    Dlib(Box<super::tracker::FaceTracker>, Vec<u8>),
+}
+
 struct State {
-    tracker: FaceTracker,
+    backend: Backend,
     canon: Canonicalizer,
     info: Option<gst_video::VideoInfo>,
-    /// Gray image converted from RGB input.
-    gray: Vec<u8>,
+    work: Option<Work>,
 }
 
 impl State {
     fn reset_stream(&mut self) {
-        self.tracker.reset();
+        match &mut self.backend {
+            Backend::Onnx(t) => t.reset(),
+            #[cfg(feature = "dlib")]
+            Backend::Dlib(t, _) => t.reset(),
+        }
         self.canon.reset();
     }
 }
@@ -87,42 +118,119 @@ pub struct FaceLandmarks {
     srcpad: gst::Pad,
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    provider: Mutex<Option<String>>,
 }
 
-/// Luma of a packed 8-bit RGB frame (BT.601 weights), into `out` (width x height, tight).
-fn rgb_to_gray(
-    frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
-    out: &mut Vec<u8>,
-) -> Result<(), String> {
-    let info = frame.info();
-    let finfo = info.format_info();
-    let (w, h) = (info.width() as usize, info.height() as usize);
-    let stride = frame.plane_stride()[0] as usize;
-    let px = finfo.pixel_stride()[0] as usize;
-    let off = finfo.poffset();
-    let (ro, go, bo) = (off[0] as usize, off[1] as usize, off[2] as usize);
-    if px == 0 || ro.max(go).max(bo) >= px {
-        return Err(format!("unexpected pixel layout of {:?}", info.format()));
+/// How frames of `info` reach the analysis.
+fn work_for(info: &gst_video::VideoInfo, max_size: u32) -> Result<Work, String> {
+    let (w, h) = (info.width(), info.height());
+    let longer = w.max(h).max(1);
+    let (ww, wh) = if max_size > 0 && longer > max_size {
+        let f = max_size as f64 / longer as f64;
+        (
+            ((w as f64 * f).round() as u32).max(1),
+            ((h as f64 * f).round() as u32).max(1),
+        )
+    } else {
+        (w, h)
+    };
+    let direct = (ww, wh) == (w, h)
+        && matches!(
+            info.format(),
+            gst_video::VideoFormat::Rgb
+                | gst_video::VideoFormat::Rgba
+                | gst_video::VideoFormat::Rgbx
+        );
+    let scale = [w as f32 / ww as f32, h as f32 / wh as f32];
+    if direct {
+        return Ok(Work {
+            info: info.clone(),
+            converter: None,
+            buffer: None,
+            scale,
+        });
     }
-    let data = frame
-        .plane_data(0)
-        .map_err(|e| format!("cannot read the video frame: {e}"))?;
-    if w == 0 || h == 0 || stride < w * px || data.len() < stride * (h - 1) + w * px {
-        return Err(format!(
-            "video frame of {} bytes is too small for {w}x{h} {:?}",
-            data.len(),
+    let out = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, ww, wh)
+        .fps(info.fps())
+        .par(info.par())
+        .interlace_mode(info.interlace_mode())
+        .build()
+        .map_err(|e| format!("cannot describe a {ww}x{wh} RGB frame: {e}"))?;
+    let mut cfg = gst_video::VideoConverterConfig::new();
+    cfg.set_threads(1);
+    let converter = gst_video::VideoConverter::new(info, &out, Some(cfg)).map_err(|e| {
+        format!(
+            "cannot convert {:?} {w}x{h} to RGB {ww}x{wh}: {e}",
             info.format()
-        ));
-    }
-    out.resize(w * h, 0);
-    for (y, row) in out.chunks_exact_mut(w).enumerate() {
-        let src = &data[y * stride..y * stride + w * px];
-        for (o, p) in row.iter_mut().zip(src.chunks_exact(px)) {
-            let v = 77 * p[ro] as u32 + 150 * p[go] as u32 + 29 * p[bo] as u32;
-            *o = (v >> 8) as u8;
+        )
+    })?;
+    let buffer = gst::Buffer::with_size(out.size())
+        .map_err(|e| format!("cannot allocate a {ww}x{wh} frame: {e}"))?;
+    Ok(Work {
+        info: out,
+        converter: Some(converter),
+        buffer: Some(buffer),
+        scale,
+    })
+}
+
+/// Runs the analysis on one frame; the 68 points in input pixels, or None.
+fn analyse(
+    state: &mut State,
+    frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
+    cfg: &TrackerConfig,
+) -> Result<Option<[[f32; 2]; N_POINTS]>, String> {
+    match &mut state.backend {
+        #[cfg(feature = "dlib")]
+        Backend::Dlib(tracker, gray) => {
+            let img = super::tracker::luma(frame, gray)?;
+            let tcfg = super::tracker::TrackerConfig {
+                detect_interval: cfg.detect_interval,
+                upsample: 0,
+            };
+            Ok(tracker.process(&img, &tcfg)?.map(|f| f.points))
+        }
+        Backend::Onnx(tracker) => {
+            let work = state.work.as_mut().ok_or("no caps yet")?;
+            let found = match (&work.converter, &mut work.buffer) {
+                (Some(conv), Some(buf)) => {
+                    let b = buf.make_mut();
+                    let mut out = gst_video::VideoFrameRef::from_buffer_ref_writable(b, &work.info)
+                        .map_err(|_| "cannot map the analysis frame".to_string())?;
+                    conv.frame_ref(frame, &mut out);
+                    let stride = out.plane_stride()[0] as usize;
+                    let data = out
+                        .plane_data(0)
+                        .map_err(|e| format!("cannot read the analysis frame: {e}"))?;
+                    let img = Image::new(
+                        data,
+                        work.info.width() as usize,
+                        work.info.height() as usize,
+                        stride,
+                        3,
+                    )?;
+                    tracker.process(&img, cfg)?
+                }
+                _ => {
+                    let stride = frame.plane_stride()[0] as usize;
+                    let data = frame
+                        .plane_data(0)
+                        .map_err(|e| format!("cannot read the video frame: {e}"))?;
+                    let px = frame.info().format_info().pixel_stride()[0] as usize;
+                    let img = Image::new(
+                        data,
+                        frame.width() as usize,
+                        frame.height() as usize,
+                        stride,
+                        px,
+                    )?;
+                    tracker.process(&img, cfg)?
+                }
+            };
+            let s = work.scale;
+            Ok(found.map(|f| f.points.map(|p| [p[0] * s[0], p[1] * s[1]])))
         }
     }
-    Ok(())
 }
 
 impl FaceLandmarks {
@@ -135,7 +243,8 @@ impl FaceLandmarks {
             let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
             TrackerConfig {
                 detect_interval: s.detect_interval,
-                upsample: s.upsample,
+                rotations: true,
+                face_index: s.face_index as usize,
             }
         };
         let record = {
@@ -144,6 +253,7 @@ impl FaceLandmarks {
                 return Err(gst::FlowError::Flushing);
             };
             let Some(info) = state.info.clone() else {
+                drop(guard);
                 gst::element_imp_error!(
                     self,
                     gst::CoreError::Negotiation,
@@ -151,8 +261,10 @@ impl FaceLandmarks {
                 );
                 return Err(gst::FlowError::NotNegotiated);
             };
-            let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(&buffer, &info)
-                .map_err(|_| {
+            let frame = match gst_video::VideoFrameRef::from_buffer_ref_readable(&buffer, &info) {
+                Ok(f) => f,
+                Err(_) => {
+                    drop(guard);
                     gst::element_imp_error!(
                         self,
                         gst::StreamError::Format,
@@ -164,41 +276,14 @@ impl FaceLandmarks {
                             info.format()
                         )
                     );
-                    gst::FlowError::Error
-                })?;
-            let (w, h) = (info.width() as usize, info.height() as usize);
-            let rgb = info.format_info().is_rgb();
-            if rgb {
-                let mut gray = std::mem::take(&mut state.gray);
-                let r = rgb_to_gray(&frame, &mut gray);
-                state.gray = gray;
-                if let Err(e) = r {
-                    gst::element_imp_error!(self, gst::StreamError::Format, ("{}", e));
                     return Err(gst::FlowError::Error);
                 }
-            }
-            let (data, stride) = if rgb {
-                (&state.gray[..], w)
-            } else {
-                let d = frame.plane_data(0).map_err(|e| {
-                    gst::element_imp_error!(
-                        self,
-                        gst::StreamError::Format,
-                        ("cannot read the video frame: {}", e)
-                    );
-                    gst::FlowError::Error
-                })?;
-                (d, frame.plane_stride()[0] as usize)
             };
-            let img = Gray {
-                data,
-                width: w,
-                height: h,
-                stride,
-            };
-            let found = match state.tracker.process(&img, &cfg) {
+            let found = match analyse(state, &frame, &cfg) {
                 Ok(f) => f,
                 Err(e) => {
+                    drop(frame);
+                    drop(guard);
                     gst::element_imp_error!(
                         self,
                         gst::LibraryError::Failed,
@@ -208,17 +293,11 @@ impl FaceLandmarks {
                 }
             };
             let rec = match found {
-                Some(f) => {
-                    gst::trace!(
-                        CAT,
-                        imp = self,
-                        "face at {:?} ({})",
-                        buffer.pts(),
-                        if f.detected { "detected" } else { "tracked" }
-                    );
+                Some(points) => {
+                    gst::trace!(CAT, imp = self, "face at {:?}", buffer.pts());
                     state
                         .canon
-                        .frame(&f.points)
+                        .frame(&points)
                         .unwrap_or_else(Canonicalizer::no_face)
                 }
                 None => {
@@ -261,6 +340,32 @@ impl FaceLandmarks {
                         return false;
                     }
                 };
+                let max_size = self
+                    .settings
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .max_size;
+                let work = match work_for(&info, max_size) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        gst::element_imp_error!(self, gst::CoreError::Negotiation, ("{}", e));
+                        return false;
+                    }
+                };
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "analysing {}x{} frames as {}x{} ({})",
+                    info.width(),
+                    info.height(),
+                    work.info.width(),
+                    work.info.height(),
+                    if work.converter.is_some() {
+                        "converted"
+                    } else {
+                        "read directly"
+                    }
+                );
                 let fps = info.fps();
                 {
                     let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -272,9 +377,10 @@ impl FaceLandmarks {
                         .as_ref()
                         .is_none_or(|o| o.width() != info.width() || o.height() != info.height());
                     if resized {
-                        state.tracker.reset();
+                        state.reset_stream();
                     }
                     state.info = Some(info);
+                    state.work = Some(work);
                 }
                 // A variable frame rate (0/1) has no place in the landmark caps: leave it out.
                 let out = landmarks::caps((fps.numer() > 0).then_some(fps));
@@ -313,39 +419,53 @@ impl FaceLandmarks {
         }
     }
 
-    /// NULL→READY: loads the model.
+    /// NULL→READY: loads the models.
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let path = self
+        let s = self
             .settings
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .model
             .clone();
-        if !path.is_file() {
-            return Err(gst::error_msg!(
-                gst::ResourceError::NotFound,
-                (
-                    "facelandmarks: dlib's 68-point face landmark model {} does not exist: install the Debian package libdlib-data, or set the model property to a copy of {}",
-                    path.display(),
-                    MODEL_FILE
-                )
-            ));
-        }
         let t0 = std::time::Instant::now();
-        let lm = FaceLandmarker::new(&path)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("facelandmarks: {}", e)))?;
+        #[cfg(feature = "dlib")]
+        if let Some(path) = &s.dlib_model {
+            let lm = crate::dlib::FaceLandmarker::new(path).map_err(|e| {
+                gst::error_msg!(gst::ResourceError::OpenRead, ("facelandmarks: {}", e))
+            })?;
+            *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = Some("dlib".into());
+            *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
+                backend: Backend::Dlib(Box::new(super::tracker::FaceTracker::new(lm)), Vec::new()),
+                canon: Canonicalizer::new(),
+                info: None,
+                work: None,
+            });
+            return Ok(());
+        }
+        let analyzer = FaceAnalyzer::load(&s.detector, &s.model, &s.session).map_err(|e| {
+            let kind = if s.detector.is_file() && s.model.is_file() {
+                gst::ResourceError::OpenRead
+            } else {
+                gst::ResourceError::NotFound
+            };
+            gst::error_msg!(kind, ("facelandmarks: {}", e))
+        })?;
+        let (pd, pl) = analyzer.providers();
         gst::info!(
             CAT,
             imp = self,
-            "loaded {} in {:.2} s",
-            path.display(),
+            "loaded {} ({}) and {} ({}) in {:.2} s",
+            s.detector.display(),
+            pd.nick(),
+            s.model.display(),
+            pl.nick(),
             t0.elapsed().as_secs_f32()
         );
+        *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = Some(pl.nick().to_string());
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
-            tracker: FaceTracker::new(lm),
+            backend: Backend::Onnx(Box::new(Tracker::new(analyzer))),
             canon: Canonicalizer::new(),
             info: None,
-            gray: Vec::new(),
+            work: None,
         });
         Ok(())
     }
@@ -391,35 +511,68 @@ impl ObjectSubclass for FaceLandmarks {
             srcpad,
             settings: Mutex::new(Settings::default()),
             state: Mutex::new(None),
+            provider: Mutex::new(None),
         }
     }
+}
+
+fn path_value(value: &glib::Value) -> Option<PathBuf> {
+    value
+        .get::<Option<String>>()
+        .ok()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
 }
 
 impl ObjectImpl for FaceLandmarks {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
+            let mut v = vec![
                 glib::ParamSpecString::builder("model")
-                    .nick("Model")
-                    .blurb("Path of dlib's shape_predictor_68_face_landmarks.dat (default: where Debian's libdlib-data, /usr/local or ~/.local/share/dlib has it)")
-                    .default_value(Some(default_model_path().to_string_lossy().as_ref()))
+                    .nick("Landmark model")
+                    .blurb("ONNX face landmark model (default: models/face_landmarks.onnx, MediaPipe's face landmarker, Apache-2.0)")
+                    .default_value(Some(face::default_landmarker_path().to_string_lossy().as_ref()))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("detector-model")
+                    .nick("Detector model")
+                    .blurb("ONNX face detector model (default: models/face_detector.onnx, MediaPipe's face detector, Apache-2.0)")
+                    .default_value(Some(face::default_detector_path().to_string_lossy().as_ref()))
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("detect-interval")
                     .nick("Detection interval")
-                    .blurb("Run the face detector every this many frames while tracking a face, to confirm it (1: on every frame; 0: only when the track is lost or the fit degrades)")
+                    .blurb("Run the face detector every this many frames while tracking a face, to notice a lost or replaced face (1: on every frame; 0: only when the track is lost)")
                     .maximum(10_000)
                     .default_value(DEFAULT_DETECT_INTERVAL)
                     .mutable_playing()
                     .build(),
-                glib::ParamSpecUInt::builder("upsample")
-                    .nick("Upsample")
-                    .blurb("Double the image this many times before detection, to find faces smaller than 80x80 pixels (each time costs 4x)")
-                    .maximum(3)
-                    .default_value(DEFAULT_UPSAMPLE)
+                glib::ParamSpecUInt::builder("face-index")
+                    .nick("Face index")
+                    .blurb("Which face to follow when several are found: 0 the largest, 1 the next, ...")
+                    .maximum(64)
+                    .default_value(0)
                     .mutable_playing()
                     .build(),
-            ]
+                glib::ParamSpecUInt::builder("max-analysis-size")
+                    .nick("Largest analysis size")
+                    .blurb("Frames whose longer side exceeds this many pixels are scaled down before the analysis (0: never)")
+                    .maximum(16384)
+                    .default_value(DEFAULT_MAX_SIZE)
+                    .mutable_ready()
+                    .build(),
+            ];
+            #[cfg(feature = "dlib")]
+            v.push(
+                glib::ParamSpecString::builder("dlib-model")
+                    .nick("dlib model")
+                    .blurb("dlib's shape_predictor_68_face_landmarks.dat: when set, dlib finds the face instead of the ONNX models (its model is not free for commercial use)")
+                    .mutable_ready()
+                    .build(),
+            );
+            v.extend(onnx::session_properties(DEFAULT_THREADS));
+            v
         });
         PROPERTIES.as_ref()
     }
@@ -428,16 +581,21 @@ impl ObjectImpl for FaceLandmarks {
         let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
         match pspec.name() {
             "model" => {
-                s.model = value
-                    .get::<Option<String>>()
-                    .ok()
-                    .flatten()
-                    .map(PathBuf::from)
-                    .unwrap_or_else(default_model_path);
+                s.model = path_value(value).unwrap_or_else(face::default_landmarker_path);
             }
+            "detector-model" => {
+                s.detector = path_value(value).unwrap_or_else(face::default_detector_path);
+            }
+            #[cfg(feature = "dlib")]
+            "dlib-model" => s.dlib_model = path_value(value),
             "detect-interval" => s.detect_interval = value.get().unwrap_or(DEFAULT_DETECT_INTERVAL),
-            "upsample" => s.upsample = value.get::<u32>().unwrap_or(DEFAULT_UPSAMPLE).min(3),
-            other => gst::warning!(CAT, imp = self, "unknown property {}", other),
+            "face-index" => s.face_index = value.get().unwrap_or(0),
+            "max-analysis-size" => s.max_size = value.get().unwrap_or(DEFAULT_MAX_SIZE),
+            name => {
+                if !s.session.set_property(name, value) {
+                    gst::warning!(CAT, imp = self, "unknown property {}", name);
+                }
+            }
         }
     }
 
@@ -445,9 +603,26 @@ impl ObjectImpl for FaceLandmarks {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
         match pspec.name() {
             "model" => s.model.to_string_lossy().to_value(),
+            "detector-model" => s.detector.to_string_lossy().to_value(),
+            #[cfg(feature = "dlib")]
+            "dlib-model" => s
+                .dlib_model
+                .as_ref()
+                .map(|p| p.to_string_lossy().to_string())
+                .to_value(),
             "detect-interval" => s.detect_interval.to_value(),
-            "upsample" => s.upsample.to_value(),
-            _ => pspec.default_value().clone(),
+            "face-index" => s.face_index.to_value(),
+            "max-analysis-size" => s.max_size.to_value(),
+            "provider" => self
+                .provider
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .to_value(),
+            name => s
+                .session
+                .property(name)
+                .unwrap_or_else(|| pspec.default_value().clone()),
         }
     }
 
@@ -467,8 +642,9 @@ impl ElementImpl for FaceLandmarks {
             gst::subclass::ElementMetadata::new(
                 "Face landmarks",
                 "Filter/Analyzer/Video",
-                "Finds the 68 facial landmarks of a face in video with dlib and outputs them as a \
-                 landmark stream (example: decodebin ! facelandmarks ! landmarksrender)",
+                "Finds the 68 facial landmarks of a face in video (MediaPipe's face detector and \
+                 landmarker on ONNX Runtime) and outputs them as a landmark stream (example: \
+                 decodebin ! facelandmarks ! landmarksrender)",
                 "talkingface developers",
             )
         });
@@ -522,6 +698,7 @@ impl ElementImpl for FaceLandmarks {
                 {
                     s.reset_stream();
                     s.info = None;
+                    s.work = None;
                 }
             }
             gst::StateChange::ReadyToNull => {

@@ -40,6 +40,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+#[cfg(feature = "dlib")]
 pub mod tracker;
 
 glib::wrapper! {

@@ -12,6 +12,8 @@
 //! than half), and at once when the fitted shape is implausible; if it misses the face
 //! [`MAX_MISSES`] times in a row, the track is dropped.
 
+use gst_video::prelude::*;
+
 use crate::dlib::{FaceLandmarker, FaceRect, N_LANDMARKS};
 use crate::faceshape::{fit_similarity, stable_weights, Canonicalizer};
 use crate::landmarks;
@@ -326,4 +328,54 @@ impl FaceTracker {
             }
         }
     }
+}
+
+/// The gray picture dlib works on: the luma plane of YUV and gray frames as it is, the BT.601
+/// luma of RGB frames (computed into `buf`).
+pub fn luma<'a>(
+    frame: &'a gst_video::VideoFrameRef<&gst::BufferRef>,
+    buf: &'a mut Vec<u8>,
+) -> Result<Gray<'a>, String> {
+    let info = frame.info();
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let stride = frame.plane_stride()[0] as usize;
+    let data = frame
+        .plane_data(0)
+        .map_err(|e| format!("cannot read the video frame: {e}"))?;
+    let finfo = info.format_info();
+    if !finfo.is_rgb() {
+        return Ok(Gray {
+            data,
+            width: w,
+            height: h,
+            stride,
+        });
+    }
+    let px = finfo.pixel_stride()[0] as usize;
+    let off = finfo.poffset();
+    let (ro, go, bo) = (off[0] as usize, off[1] as usize, off[2] as usize);
+    if px == 0 || ro.max(go).max(bo) >= px {
+        return Err(format!("unexpected pixel layout of {:?}", info.format()));
+    }
+    if w == 0 || h == 0 || stride < w * px || data.len() < stride * (h - 1) + w * px {
+        return Err(format!(
+            "video frame of {} bytes is too small for {w}x{h} {:?}",
+            data.len(),
+            info.format()
+        ));
+    }
+    buf.resize(w * h, 0);
+    for (y, row) in buf.chunks_exact_mut(w).enumerate() {
+        let src = &data[y * stride..y * stride + w * px];
+        for (o, p) in row.iter_mut().zip(src.chunks_exact(px)) {
+            let v = 77 * p[ro] as u32 + 150 * p[go] as u32 + 29 * p[bo] as u32;
+            *o = (v >> 8) as u8;
+        }
+    }
+    Ok(Gray {
+        data: buf,
+        width: w,
+        height: h,
+        stride: w,
+    })
 }

@@ -4,11 +4,10 @@
 
 use std::path::Path;
 
-use crate::dlib::FaceLandmarker;
 use crate::faceshape::fit_similarity;
 use crate::landmarks::N_POINTS;
 
-/// Smallest face (width of dlib's detection box) accepted, in pixels.
+/// Smallest face (width of the detector's box) accepted, in pixels.
 pub const MIN_FACE_PX: f32 = 64.0;
 
 /// How the crop is aligned to the reference landmarks: the model's `crop` metadata,
@@ -110,54 +109,22 @@ fn bilinear_rgba(rgba: &[u8], w: usize, h: usize, x: f32, y: f32, out: &mut [f32
 }
 
 impl Identity {
-    /// Finds the face of a portrait (tightly packed RGBA) and prepares the crop and paste-back map.
+    /// Prepares the crop and paste-back map of a portrait (tightly packed RGBA) whose face has
+    /// the 68 `points` (image pixels, found by [`crate::face`]).
     pub fn new(
         rgba: Vec<u8>,
         width: usize,
         height: usize,
-        landmarker: &mut FaceLandmarker,
+        points: &[[f32; 2]; N_POINTS],
         crop: Crop,
     ) -> Result<Identity, String> {
         if width < 16 || height < 16 || rgba.len() < width * height * 4 {
             return Err(format!("portrait of {width}x{height} is too small"));
         }
-        let gray: Vec<u8> = rgba
-            .chunks_exact(4)
-            .map(|p| ((p[0] as u32 * 77 + p[1] as u32 * 150 + p[2] as u32 * 29) >> 8) as u8)
-            .collect();
-        let mut faces = landmarker.detect(&gray, width, height, width, 1)?;
-        if faces.is_empty() {
-            return Err(format!(
-                "no face found in the portrait ({width}x{height}); a frontal face is needed"
-            ));
+        if !points.iter().flatten().all(|v| v.is_finite()) {
+            return Err("the portrait's landmarks are not finite".into());
         }
-        if faces.len() > 1 {
-            faces.sort_by(|a, b| {
-                let area = |f: &crate::dlib::FaceRect| (f.right - f.left) * (f.bottom - f.top);
-                area(b).total_cmp(&area(a))
-            });
-            let sizes: Vec<String> = faces
-                .iter()
-                .map(|f| format!("{:.0}px", f.right - f.left))
-                .collect();
-            return Err(format!(
-                "found {} faces in the portrait ({}); landmarks2face needs exactly one",
-                faces.len(),
-                sizes.join(", ")
-            ));
-        }
-        let face = &faces[0];
-        let fw = face.right - face.left;
-        if fw < MIN_FACE_PX {
-            return Err(format!(
-                "the face in the portrait is too small ({fw:.0} px wide; at least {MIN_FACE_PX:.0} px needed)"
-            ));
-        }
-        let raw = landmarker.landmarks(&gray, width, height, width, face)?;
-        let mut points = [[0f32; 2]; N_POINTS];
-        for (p, r) in points.iter_mut().zip(raw.iter()) {
-            *p = [r[0] + 0.5, r[1] + 0.5];
-        }
+        let points = *points;
         let to_crop = fit_similarity(
             &[points[36], points[45]],
             &[crop.eye_r, crop.eye_l],

@@ -8,9 +8,9 @@ use gst::subclass::prelude::*;
 use gst_video::prelude::*;
 use ort::value::TensorRef;
 
-use super::identity::{decode_image, Crop, Identity};
+use super::identity::{decode_image, Crop, Identity, MIN_FACE_PX};
 use super::Mode;
-use crate::dlib::FaceLandmarker;
+use crate::face::{self, FaceAnalyzer, PortraitAnalyzer};
 use crate::landmarks::{self, LandmarkFrame, N_POINTS};
 use crate::onnx::{self, Model, SessionOptions};
 
@@ -51,7 +51,11 @@ fn default_model_path() -> PathBuf {
 struct Settings {
     model: PathBuf,
     portrait: Option<PathBuf>,
-    face_model: Option<PathBuf>,
+    face_model: PathBuf,
+    face_detector: PathBuf,
+    #[cfg(feature = "dlib")]
+    dlib_model: Option<PathBuf>,
+    face_index: u32,
     mode: Mode,
     session: SessionOptions,
 }
@@ -61,7 +65,11 @@ impl Default for Settings {
         Settings {
             model: default_model_path(),
             portrait: None,
-            face_model: None,
+            face_model: face::default_landmarker_path(),
+            face_detector: face::default_detector_path(),
+            #[cfg(feature = "dlib")]
+            dlib_model: None,
+            face_index: 0,
             mode: Mode::Full,
             session: SessionOptions::default(),
         }
@@ -233,7 +241,7 @@ pub struct Landmarks2Face {
     portrait_pad: Mutex<Option<gst::Pad>>,
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
-    landmarker: Mutex<Option<FaceLandmarker>>,
+    landmarker: Mutex<Option<PortraitAnalyzer>>,
     identity: Mutex<Option<Arc<Identity>>>,
     /// Hash of the last portrait frame from the pad, to skip repeated frames.
     portrait_hash: Mutex<Option<u64>>,
@@ -773,10 +781,15 @@ impl Landmarks2Face {
             Some(s) => s.generator.crop,
             None => return Err(gst::FlowError::Flushing),
         };
+        let face_index = self
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .face_index as usize;
         let r = {
             let mut lm = self.landmarker.lock().unwrap_or_else(|e| e.into_inner());
             match lm.as_mut() {
-                Some(lm) => Identity::new(rgba, w, h, lm, crop),
+                Some(lm) => self.identity_from(lm, rgba, w, h, face_index, crop),
                 None => return Err(gst::FlowError::Flushing),
             }
         };
@@ -827,6 +840,66 @@ impl Landmarks2Face {
         }
     }
 
+    /// Opens the face analysis of portraits: the ONNX models, or dlib where built and asked for.
+    fn open_face_analysis(settings: &Settings) -> Result<PortraitAnalyzer, gst::ErrorMessage> {
+        #[cfg(feature = "dlib")]
+        if let Some(p) = &settings.dlib_model {
+            let lm = crate::dlib::FaceLandmarker::new(p)
+                .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
+            return Ok(PortraitAnalyzer::Dlib(Box::new(lm)));
+        }
+        let a = FaceAnalyzer::load(
+            &settings.face_detector,
+            &settings.face_model,
+            &settings.session,
+        )
+        .map_err(|e| {
+            let kind = if settings.face_detector.is_file() && settings.face_model.is_file() {
+                gst::ResourceError::OpenRead
+            } else {
+                gst::ResourceError::NotFound
+            };
+            gst::error_msg!(kind, ("landmarks2face: {}", e))
+        })?;
+        Ok(PortraitAnalyzer::Onnx(Box::new(a)))
+    }
+
+    /// Finds the face of a portrait and prepares it; warns when there were several faces.
+    fn identity_from(
+        &self,
+        analyzer: &mut PortraitAnalyzer,
+        rgba: Vec<u8>,
+        w: usize,
+        h: usize,
+        face_index: usize,
+        crop: Crop,
+    ) -> Result<Identity, String> {
+        let face = analyzer.portrait(&rgba, w, h, face_index, MIN_FACE_PX)?;
+        if !face.others.is_empty() {
+            let others: Vec<String> = face.others.iter().map(|x| format!("{x:.0}px")).collect();
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Decode,
+                (
+                    "found {} faces in the portrait; using the {} ({:.0}px), not {} (set face-index to choose another)",
+                    face.others.len() + 1,
+                    if face_index == 0 { "largest".to_string() } else { format!("face {face_index} by size") },
+                    face.width,
+                    others.join(", ")
+                )
+            );
+        }
+        if face.quarter_turns != 0 {
+            gst::info!(
+                CAT,
+                imp = self,
+                "portrait face found turned by {} degrees",
+                face.quarter_turns * 90
+            );
+        }
+        Identity::new(rgba, w, h, &face.points, crop)
+    }
+
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self
             .settings
@@ -847,29 +920,21 @@ impl Landmarks2Face {
                 )
             )
         })?;
-        let face_model = settings
-            .face_model
-            .clone()
-            .or_else(FaceLandmarker::default_model_path)
-            .ok_or_else(|| {
-                gst::error_msg!(
-                    gst::ResourceError::NotFound,
-                    ("dlib's 68-point face model was not found (install the Debian package libdlib-data, or set face-model)")
-                )
-            })?;
-        let mut landmarker = FaceLandmarker::new(&face_model)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
+        let mut landmarker = Self::open_face_analysis(&settings)?;
         let crop = generator.crop;
         let identity = match &settings.portrait {
             Some(p) => {
                 let (rgba, w, h) = decode_image(p)
                     .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
-                let id = Identity::new(rgba, w, h, &mut landmarker, crop).map_err(|e| {
-                    gst::error_msg!(
-                        gst::ResourceError::Settings,
-                        ("portrait {}: {}", p.display(), e)
-                    )
-                })?;
+                let face_index = settings.face_index as usize;
+                let id = self
+                    .identity_from(&mut landmarker, rgba, w, h, face_index, crop)
+                    .map_err(|e| {
+                        gst::error_msg!(
+                            gst::ResourceError::Settings,
+                            ("portrait {}: {}", p.display(), e)
+                        )
+                    })?;
                 Some(Arc::new(id))
             }
             None => {
@@ -896,8 +961,8 @@ impl Landmarks2Face {
             generator.crop.size,
             generator.crop.size
         );
-        // dlib's model costs about 85 MB resident: keep it only when portraits can still come
-        // through the pad.
+        // Keep the face analysis only when portraits can still come through the pad (dlib's
+        // model costs about 85 MB resident, the ONNX models a few).
         let pad_linked = self
             .portrait_pad
             .lock()
@@ -997,8 +1062,22 @@ impl ObjectImpl for Landmarks2Face {
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecString::builder("face-model")
-                    .nick("Face model")
-                    .blurb("dlib's shape_predictor_68_face_landmarks.dat (default: where Debian's libdlib-data puts it)")
+                    .nick("Face landmark model")
+                    .blurb("ONNX face landmark model for the portrait (default: models/face_landmarks.onnx, MediaPipe's, Apache-2.0)")
+                    .default_value(Some(face::default_landmarker_path().to_string_lossy().as_ref()))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("face-detector-model")
+                    .nick("Face detector model")
+                    .blurb("ONNX face detector model for the portrait (default: models/face_detector.onnx, MediaPipe's, Apache-2.0)")
+                    .default_value(Some(face::default_detector_path().to_string_lossy().as_ref()))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("face-index")
+                    .nick("Face index")
+                    .blurb("Which face of the portrait to animate when it has several: 0 the largest, 1 the next, ...")
+                    .maximum(64)
+                    .default_value(0)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("mode", Mode::Full)
@@ -1012,6 +1091,14 @@ impl ObjectImpl for Landmarks2Face {
                     .read_only()
                     .build(),
             ]);
+            #[cfg(feature = "dlib")]
+            props.push(
+                glib::ParamSpecString::builder("dlib-model")
+                    .nick("dlib model")
+                    .blurb("dlib's shape_predictor_68_face_landmarks.dat: when set, dlib finds the portrait's face instead of the ONNX models (its model is not free for commercial use)")
+                    .mutable_ready()
+                    .build(),
+            );
             props
         });
         PROPERTIES.as_ref()
@@ -1023,7 +1110,15 @@ impl ObjectImpl for Landmarks2Face {
         match pspec.name() {
             "model" => s.model = path(value).unwrap_or_else(default_model_path),
             "portrait" => s.portrait = path(value),
-            "face-model" => s.face_model = path(value),
+            "face-model" => {
+                s.face_model = path(value).unwrap_or_else(face::default_landmarker_path)
+            }
+            "face-detector-model" => {
+                s.face_detector = path(value).unwrap_or_else(face::default_detector_path)
+            }
+            #[cfg(feature = "dlib")]
+            "dlib-model" => s.dlib_model = path(value),
+            "face-index" => s.face_index = value.get().unwrap_or(0),
             "mode" => s.mode = value.get().unwrap_or_default(),
             other => {
                 if !s.session.set_property(other, value) {
@@ -1039,7 +1134,11 @@ impl ObjectImpl for Landmarks2Face {
         match pspec.name() {
             "model" => s.model.to_string_lossy().to_string().to_value(),
             "portrait" => path(&s.portrait).to_value(),
-            "face-model" => path(&s.face_model).to_value(),
+            "face-model" => s.face_model.to_string_lossy().to_string().to_value(),
+            "face-detector-model" => s.face_detector.to_string_lossy().to_string().to_value(),
+            #[cfg(feature = "dlib")]
+            "dlib-model" => path(&s.dlib_model).to_value(),
+            "face-index" => s.face_index.to_value(),
             "mode" => s.mode.to_value(),
             "provider" => self
                 .provider

@@ -219,9 +219,28 @@ class FaceAnalyzer:
         return p68
 
 
+# The landmarker's points depend a little on its ROI and the ROI on the points: taken afresh every
+# frame, the ROI of a still face wobbles between two states. The ROI only follows the face once it
+# has moved by more than ROI_MOVE of its side, resized by ROI_RESIZE (log ratio) or turned by
+# ROI_TURN radians (the same rule as src/face/tracker.rs).
+ROI_MOVE, ROI_RESIZE, ROI_TURN = 0.02, 0.04, 0.052
+
+
+def steady(prev, nxt):
+    """nxt where the face has moved enough from prev, else prev."""
+    if nxt is None:
+        return None
+    moved = math.hypot(nxt.cx - prev.cx, nxt.cy - prev.cy) > ROI_MOVE * prev.size
+    resized = abs(math.log(nxt.size / prev.size)) > ROI_RESIZE
+    d = nxt.angle - prev.angle
+    turned = abs(math.atan2(math.sin(d), math.cos(d))) > ROI_TURN
+    return nxt if (moved or resized or turned) else prev
+
+
 class VideoTracker:
-    """Per-frame 68 points: detect when not tracking, else follow the previous frame's landmarks;
-    re-detect in the same frame when the landmarker loses the face."""
+    """Per-frame 68 points, as the facelandmarks element finds them: detect when not tracking (a
+    second landmark pass on the ROI of the first), else follow the previous frame's landmarks with
+    a steady ROI; re-detect in the same frame when the landmarker loses the face."""
 
     def __init__(self, analyzer=None):
         self.fa = analyzer or FaceAnalyzer()
@@ -236,21 +255,36 @@ class VideoTracker:
         faces = self.fa.detect(rgb)
         return faces[0].roi() if faces else None
 
+    def _fit_new(self, rgb, roi):
+        """Landmarks on a detection's ROI, refined by a pass on the ROI of the first pass."""
+        pts, p68, score = self.fa.landmarks(rgb, roi)
+        if score >= MIN_PRESENCE:
+            r2 = self.fa.roi_from_landmarks(pts)
+            if r2 is not None:
+                pts2, p682, score2 = self.fa.landmarks(rgb, r2)
+                if score2 >= MIN_PRESENCE:
+                    return pts2, p682, score2, r2
+        return pts, p68, score, roi
+
     def process(self, rgb):
         detected = False
         if self.roi is None:
-            self.roi = self._detect(rgb)
+            roi = self._detect(rgb)
             detected = True
-        if self.roi is None:
-            return None
-        pts, p68, score = self.fa.landmarks(rgb, self.roi)
+            if roi is None:
+                return None
+            pts, p68, score, self.roi = self._fit_new(rgb, roi)
+        else:
+            pts, p68, score = self.fa.landmarks(rgb, self.roi)
         if score < MIN_PRESENCE and not detected:
-            self.roi = self._detect(rgb)
-            if self.roi is not None:
-                pts, p68, score = self.fa.landmarks(rgb, self.roi)
+            roi = self._detect(rgb)
+            if roi is not None:
+                pts, p68, score, self.roi = self._fit_new(rgb, roi)
+            else:
+                self.roi = None
         if self.roi is None or score < MIN_PRESENCE:
             self.roi, self.score, self.pts468 = None, score if self.roi is not None else 0.0, None
             return None
         self.score, self.pts468 = score, pts
-        self.roi = self.fa.roi_from_landmarks(pts)
+        self.roi = steady(self.roi, self.fa.roi_from_landmarks(pts))
         return p68
