@@ -601,3 +601,36 @@ fn pearson(a: &[f32], b: &[f32]) -> f32 {
     }
     sab / (saa * sbb).sqrt().max(f32::MIN_POSITIVE)
 }
+
+/// Two faces in video: the larger is followed, and one warning names both (once per stream).
+#[test]
+fn two_faces_in_video_warn_once() {
+    let Some(p) = portrait() else {
+        return;
+    };
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "compositor name=m sink_1::xpos=560 sink_1::ypos=150 ! \
+         video/x-raw,format=I420,width=860,height=600 ! facelandmarks ! fakesink \
+         filesrc location={p} ! jpegdec ! videoconvert ! imagefreeze num-buffers=8 ! \
+         video/x-raw,framerate=25/1 ! tee name=t ! queue ! m.sink_0 \
+         t. ! queue ! videoscale ! video/x-raw,width=256,height=300 ! m.sink_1"
+    ))
+    .expect("pipeline");
+    let bus = pipeline.bus().expect("bus");
+    pipeline.set_state(gst::State::Playing).expect("play");
+    let mut warnings = Vec::new();
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
+        match msg.view() {
+            gst::MessageView::Eos(..) => break,
+            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            gst::MessageView::Error(e) => panic!("{}", e.error()),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("stop");
+    eprintln!("{warnings:?}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("found 2 faces"), "{warnings:?}");
+    assert!(warnings[0].contains("face-index"), "{warnings:?}");
+}

@@ -72,6 +72,8 @@ pub struct Tracker {
     analyzer: FaceAnalyzer,
     roi: Option<Roi>,
     since_detect: u32,
+    /// Widths of all faces found when the track last started on one of several, largest first.
+    crowd: Option<Vec<f32>>,
 }
 
 impl Tracker {
@@ -80,7 +82,14 @@ impl Tracker {
             analyzer,
             roi: None,
             since_detect: 0,
+            crowd: None,
         }
+    }
+
+    /// When the track last started on one face of several: the widths of all of them (largest
+    /// first), once.
+    pub fn take_crowd(&mut self) -> Option<Vec<f32>> {
+        self.crowd.take()
     }
 
     /// Forgets the tracked face.
@@ -109,6 +118,9 @@ impl Tracker {
             if faces.iter().any(|f| f.roi().overlap(&cur) > SAME_FACE_IOU) {
                 return Ok(Some((cur, false)));
             }
+        }
+        if faces.len() > 1 {
+            self.crowd = Some(faces.iter().map(|f| f.width).collect());
         }
         Ok(faces
             .get(cfg.face_index)

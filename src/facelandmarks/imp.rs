@@ -98,6 +98,8 @@ enum Backend {
 struct State {
     backend: Backend,
     canon: Canonicalizer,
+    /// The several-faces warning was posted in this stream.
+    crowd_warned: bool,
     info: Option<gst_video::VideoInfo>,
     work: Option<Work>,
 }
@@ -110,6 +112,7 @@ impl State {
             Backend::Dlib(t, _) => t.reset(),
         }
         self.canon.reset();
+        self.crowd_warned = false;
     }
 }
 
@@ -292,6 +295,12 @@ impl FaceLandmarks {
                     return Err(gst::FlowError::Error);
                 }
             };
+            let crowd = match &mut state.backend {
+                Backend::Onnx(t) => t.take_crowd(),
+                #[cfg(feature = "dlib")]
+                Backend::Dlib(..) => None,
+            };
+            let crowd = crowd.filter(|_| !std::mem::replace(&mut state.crowd_warned, true));
             let rec = match found {
                 Some(points) => {
                     gst::trace!(CAT, imp = self, "face at {:?}", buffer.pts());
@@ -305,8 +314,27 @@ impl FaceLandmarks {
                     Canonicalizer::no_face()
                 }
             };
-            rec.to_bytes()
+            (rec.to_bytes(), crowd)
         };
+        let (record, crowd) = record;
+        if let Some(w) = crowd {
+            let sizes: Vec<String> = w.iter().map(|x| format!("{x:.0}px")).collect();
+            let index = self
+                .settings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .face_index;
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Decode,
+                (
+                    "found {} faces ({}); following face {} by size (face-index chooses another; said once per stream)",
+                    w.len(),
+                    sizes.join(", "),
+                    index
+                )
+            );
+        }
         let mut out = gst::Buffer::with_size(RECORD_SIZE).map_err(|_| gst::FlowError::Error)?;
         {
             let ob = out.get_mut().ok_or(gst::FlowError::Error)?;
@@ -436,6 +464,7 @@ impl FaceLandmarks {
             *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
                 backend: Backend::Dlib(Box::new(super::tracker::FaceTracker::new(lm)), Vec::new()),
                 canon: Canonicalizer::new(),
+                crowd_warned: false,
                 info: None,
                 work: None,
             });
@@ -464,6 +493,7 @@ impl FaceLandmarks {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
             backend: Backend::Onnx(Box::new(Tracker::new(analyzer))),
             canon: Canonicalizer::new(),
+            crowd_warned: false,
             info: None,
             work: None,
         });

@@ -5,7 +5,9 @@
  * Landmark frames plus one portrait in, video of that person speaking out. The portrait is given
  * by the `portrait` property (a PNG or JPEG file) or through the optional `portrait` sink pad
  * (video/x-raw), which lets the identity change while playing. Its 68 landmarks are found with
- * dlib's 68-point model; the face is cropped and aligned as the model's `crop` metadata says; each
+ * the face analysis of `crate::face` (MediaPipe's face detector and landmarker, Apache-2.0, on ONNX
+ * Runtime; the largest face where there are several, with a warning, or the one `face-index`
+ * names; a portrait turned by 90, 180 or 270 degrees is found too); the face is cropped and aligned as the model's `crop` metadata says; each
  * landmark frame's expression (relative to the mean face) is applied to the portrait's own
  * landmarks, its pose as a rigid motion, and the model (ONNX, through ONNX Runtime) renders the
  * face. In `full` mode the generated face is pasted back into the whole portrait.
