@@ -128,9 +128,55 @@ fn run(frames: &[(String, Vec<gst::Buffer>)], caps: &str, interval: u32) {
     );
 }
 
+/// Portrait analysis (what landmarks2face does once per identity: detection at four turns, two
+/// landmark passes) on the portrait scaled to a few sizes: median of 10 runs, one thread.
+fn portrait_analysis() {
+    use gsttalkingface::face::{self, FaceAnalyzer, Image};
+    if !Path::new(PORTRAIT).exists() {
+        return;
+    }
+    let opts = gsttalkingface::onnx::SessionOptions {
+        provider: gsttalkingface::onnx::ExecutionProvider::Cpu,
+        threads: 1,
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let mut a = FaceAnalyzer::load(
+        &face::default_detector_path(),
+        &face::default_landmarker_path(),
+        &opts,
+    )
+    .expect("face models");
+    println!(
+        "face models loaded in {:.0} ms",
+        t0.elapsed().as_secs_f64() * 1e3
+    );
+    for (w, h) in [(512, 600), (1280, 1500), (3840, 4500)] {
+        let frames = decode(&format!(
+            "filesrc location={PORTRAIT} ! jpegdec ! videoconvert ! videoscale ! \
+             video/x-raw,format=RGB,width={w},height={h} ! appsink name=sink"
+        ));
+        let Some(b) = frames.first() else { continue };
+        let m = b.map_readable().expect("map");
+        let stride = (w * 3 + 3) & !3;
+        let img = Image::new(&m, w, h, stride, 3).expect("image");
+        let mut times = Vec::new();
+        for _ in 0..10 {
+            let t = Instant::now();
+            a.portrait(&img, 0, 64.0).expect("face");
+            times.push(t.elapsed());
+        }
+        println!(
+            "portrait analysis {w}x{h}: median {:.1} ms",
+            pct(&mut times, 0.5).as_secs_f64() * 1e3
+        );
+    }
+}
+
 fn main() {
     gst::init().expect("gst init");
     gsttalkingface::plugin_register_static().expect("register");
+    portrait_analysis();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let frames = inputs(&args, CAPS);
     if frames.is_empty() {

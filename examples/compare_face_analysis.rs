@@ -87,7 +87,7 @@ fn main() -> Result<(), String> {
             .collect::<Vec<_>>()
             .join(" | ")
     );
-    println!("|{}", "---|".repeat(6 + REGIONS.len()));
+    println!("|{}", "---|".repeat(5 + REGIONS.len()));
     for c in &clips {
         let clip = c.display().to_string();
         let (a, ta) = stream(&clip, "")?;

@@ -881,9 +881,9 @@ impl Landmarks2Face {
                 self,
                 gst::StreamError::Decode,
                 (
-                    "found {} faces in the portrait; using the {} ({:.0}px), not {} (set face-index to choose another)",
+                    "found {} faces in the portrait; using the {} ({:.0}px), not {} (face-index chooses another)",
                     face.others.len() + 1,
-                    if face_index == 0 { "largest".to_string() } else { format!("face {face_index} by size") },
+                    if face_index == 0 { "largest".to_string() } else { format!("face {face_index} in order of size") },
                     face.width,
                     others.join(", ")
                 )
