@@ -2,8 +2,10 @@
 # The training kit's one command.
 #   training/run.sh [setup|meanface|teacher|data|train|export|eval|test|all]
 #   training/run.sh ablate NAME...   (trains, exports and evaluates a variant of docs/model-card.md)
-# all = setup meanface teacher data train export eval test: remakes models/mean_face.txt and
-# models/audio2landmarks.onnx from nothing (seeded). Times on a 2-core CPU are in docs/model-card.md.
+# all = setup meanface teacher data realdata train export lowlatency eval realeval test: remakes
+# models/mean_face.txt, models/audio2landmarks.onnx and models/audio2landmarks_lowlatency.onnx from
+# nothing (seeded). realdata needs the git mirrors of github:osalinasv/lipnet and
+# github:AnshSareen/Deep-Learning-Based-Lip-Reading (talkingface_kit/realdata.py says where). Times on a 2-core CPU are in docs/model-card.md.
 # setup installs what it needs on Debian 12: the system packages below (enabling the contrib and
 # non-free sections for the MBROLA voices; needs root or sudo) and the Python venv (training/.venv,
 # torch from PyPI). The GRID clips: ../shared/data/grid (or TALKINGFACE_GRID=folder).
@@ -22,6 +24,15 @@ export A2L_LOSS=${A2L_LOSS:-mse}         # mse | wing
 export A2L_PHONE=${A2L_PHONE:-0.02}      # auxiliary phoneme head weight (0 = none): raised GRID r
 export A2L_LOOKAHEAD=${A2L_LOOKAHEAD:-3} # frames
 export A2L_THREADS=${A2L_THREADS:-1}     # one thread: the shipped file was trained so (bit-reproducible)
+# Real talking faces (issue 9): GRID s1's mouths from `run.sh realdata`, mixed with the teacher's crops.
+REALDATA=${TALKINGFACE_CACHE:-$HOME/.cache/talkingface}/realdata/corpus.pkl
+export A2L_REAL=${A2L_REAL-$REALDATA}    # empty: teacher targets only (the models before issue 9)
+export A2L_REAL_P=${A2L_REAL_P:-0.5}     # share of real crops in a batch
+export A2L_VOICE_AUG=${A2L_VOICE_AUG:-1} # VTLP pitch/formant warp and G.711/G.722 codecs
+export A2L_NORM=${A2L_NORM:-1}           # per-speaker amplitude normalisation of the targets
+export A2L_CORR=${A2L_CORR:-0}           # mouth-opening correlation loss weight
+export A2L_STD=${A2L_STD:-0}             # mouth-opening spread loss weight
+LOWLATENCY_LOOKAHEAD=1                   # models/audio2landmarks_lowlatency.onnx
 
 PKGS="libdlib-data espeak-ng mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 flite festival festlex-cmu
 festlex-oald festvox-kallpc16k festvox-kdlpc16k festvox-rablpc16k festvox-don festvox-us-slt-hts
@@ -45,11 +56,28 @@ system_packages() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
-# ablate NAME: the variants measured in docs/model-card.md. phone = the shipped recipe; D = the
+# ablate NAME: the variants measured in docs/model-card.md. Those before issue 9 (phone D td wing
+# cnngru_wing cnngru la0 la6 ttsonly prior) train on the teacher only, as they did then; the r_* ones
+# are the issue-9 recipe (real mouths) with one change each. phone = the shipped recipe; D = the
 # previous one (no phoneme head); the others are D with one change. A2L_DATA=data_v1 (relative to a2l/) trains and evaluates on another
 # corpus folder, A2L_SEED on another seed; both go into the run's name.
 variant() {
   case "$1" in
+    r_*) ;;
+    *) export A2L_REAL= A2L_VOICE_AUG=0 A2L_NORM=0 ;;
+  esac
+  case "$1" in
+    r_default) ;;
+    r_noreal) export A2L_REAL= ;;
+    r_realonly) export A2L_REAL_P=1 ;;
+    r_noaug) export A2L_VOICE_AUG=0 ;;
+    r_nonorm) export A2L_NORM=0 ;;
+    r_corr) export A2L_CORR=0.1 ;;
+    r_std) export A2L_STD=0.1 ;;
+    r_corrstd) export A2L_CORR=0.1 A2L_STD=0.1 ;;
+    r_td) export A2L_VEL=2 ;;
+    r_la1) export A2L_LOOKAHEAD=1 ;;
+    r_la0) export A2L_LOOKAHEAD=0 ;;
     phone) export A2L_PHONE=0.02 ;;
     D) export A2L_PHONE=0 ;;
     td) export A2L_PHONE=0 A2L_VEL=2 ;;
@@ -60,7 +88,7 @@ variant() {
     la6) export A2L_PHONE=0 A2L_LOOKAHEAD=6 ;;
     ttsonly) export A2L_PHONE=0 A2L_EXTRA= ;;
     prior) export A2L_PHONE=0 A2L_TEACHER=prior A2L_VEL=2 A2L_EXTRA= ;;
-    *) echo "unknown variant $1 (phone D td wing cnngru_wing cnngru la0 la6 ttsonly prior)" >&2; exit 2 ;;
+    *) echo "unknown variant $1 (phone D td wing cnngru_wing cnngru la0 la6 ttsonly prior; r_default r_noreal r_realonly r_noaug r_nonorm r_corr r_std r_corrstd r_td r_la1 r_la0)" >&2; exit 2 ;;
   esac
 }
 
@@ -77,14 +105,21 @@ step() {
       (cd a2l && mkdir -p data runs && ../$PY corpus.py "$SENTENCES" | tee runs/corpus.log) ;;
     train) (cd a2l && mkdir -p runs && ../$PY train.py "$STEPS" runs/default.pt | tee runs/train_default.log) ;;
     export) (cd a2l && ../$PY export.py runs/default.pt | tee runs/export_default.log) ;;
+    lowlatency)
+      (cd a2l && A2L_LOOKAHEAD=$LOWLATENCY_LOOKAHEAD ../$PY train.py "$STEPS" runs/lowlatency.pt | tee runs/train_lowlatency.log &&
+       A2L_OUT=../../models/audio2landmarks_lowlatency.onnx ../$PY export.py runs/lowlatency.pt | tee runs/export_lowlatency.log) ;;
+    realeval) $PY -m talkingface_kit.realeval shipped-before-issue-9=cache/audio2landmarks_before_issue9.onnx \
+                default=../models/audio2landmarks.onnx lowlatency=../models/audio2landmarks_lowlatency.onnx | tee cache/realeval.md ;;
     realdata) $PY -m talkingface_kit.realdata | tee cache/realdata.log ;;
     eval) $PY -m talkingface_kit.evaluate | tee cache/eval.md ;;
-    test) A2L_CHECKPOINT=a2l/runs/default.pt $PY -m pytest -q tests ;;
-    all) for s in setup meanface teacher data train export eval test; do step $s; done ;;
+    test) $PY -m pytest -q tests ;;
+    all) for s in setup meanface teacher data realdata train export lowlatency eval realeval test; do step $s; done ;;
     *) echo "unknown step $1" >&2; exit 2 ;;
   esac
 }
 mkdir -p cache
+# today's model before issue 9, for the comparison in realeval (from git history, commit 3211e97)
+[ -f cache/audio2landmarks_before_issue9.onnx ] || git show 3211e97:models/audio2landmarks.onnx > cache/audio2landmarks_before_issue9.onnx 2>/dev/null || true
 if [ "${1:-}" = ablate ]; then
   shift
   for v in "$@"; do
@@ -94,6 +129,7 @@ if [ "${1:-}" = ablate ]; then
      ../$PY train.py "$STEPS" "runs/abl_$t.pt" > "runs/train_abl_$t.log"
      A2L_OUT="runs/abl_$t.onnx" ../$PY export.py "runs/abl_$t.pt" > "runs/export_abl_$t.log"
      cd .. && $PY -m talkingface_kit.evaluate --no-speed "a2l/runs/abl_$t.onnx" > "a2l/runs/eval_abl_$t.md"
+     [ -f "$REALDATA" ] && $PY -m talkingface_kit.realeval "$t=a2l/runs/abl_$t.onnx" > "a2l/runs/realeval_abl_$t.md"
      echo "ablation $t: a2l/runs/eval_abl_$t.md")
   done
   exit 0

@@ -9,8 +9,8 @@ neutral face replaced by models/mean_face.txt). Per clip, then averaged over the
 - r: Pearson r of the mouth opening (inner-lip gap / outer mouth width), predicted against true, at
   lag 0 over all frames of the clip;
 - best lag: the lag (frames, + = the model is late) that maximises the set's mean r, in -4..+4;
-- articulation: std of the predicted opening over std of the true opening (1 = as much motion as the
-  speaker makes);
+- articulation: std of the predicted opening over std of the true opening, pooled over the set's clips
+  (sqrt of the summed variances' ratio; 1 = as much motion as the speakers make);
 - LMD: mean distance of the 20 mouth points (canonical units; outer eye corners 0.4 apart);
 - jitter: mean |second difference| of the opening over its std, predicted over true (1 = as smooth as
   the real mouth; above 1 = jittery).
@@ -66,12 +66,13 @@ def measure(pred_lm, items):
         if po.std() < 1e-9:
             continue
         rs.append(canon.pearson(po, to))
-        arts.append(po.std() / to.std())
+        arts.append((po.var(), to.var()))
         jit.append(rough(po) / rough(to))
         lagm += [lag_r(po, to, k) for k in LAGS]
     if not rs:
         return {"r": np.nan, "lag": None, "art": 0.0, "lmd": float(np.mean(lmds)), "jit": np.nan}
-    return {"r": float(np.mean(rs)), "lag": int(list(LAGS)[int(np.argmax(lagm))]), "art": float(np.mean(arts)),
+    art = float(np.sqrt(sum(a for a, _ in arts) / sum(b for _, b in arts)))  # pooled over the set's clips
+    return {"r": float(np.mean(rs)), "lag": int(list(LAGS)[int(np.argmax(lagm))]), "art": art,
             "lmd": float(np.mean(lmds)), "jit": float(np.mean(jit))}
 
 
@@ -129,7 +130,7 @@ def main(argv):
         summ[name] = rows
     print("Truth: the kit's face analysis on the video, eye-pinned, identity removed. r per clip at lag 0, "
           "averaged; best lag in -4..+4 frames (+: late); articulation = std(predicted opening) / std(true "
-          "opening); jitter ratio = (mean |second difference| / std) of the predicted opening over the same of "
+          "opening), variances pooled over the set's clips; jitter ratio = (mean |second difference| / std) of the predicted opening over the same of "
           "the true opening. GRID corpus (Cooke et al. 2006), CC BY 4.0.\n")
     return summ
 
