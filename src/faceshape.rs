@@ -216,6 +216,69 @@ pub fn mouth_opening(points: &[[f32; 2]; N_POINTS]) -> f32 {
     (d(61, 67) + d(62, 66) + d(63, 65)) / 3.0 / w
 }
 
+/// Share of an open mouth's inner-lip gap that the upper lip accounts for (the rest is the jaw and
+/// the lower lip) when [`close_mouth`] closes it.
+const UPPER_LIP_SHARE: f32 = 0.2;
+
+/// How much of the lower lip's closing motion each jaw point takes (chin 8 fully, fading towards
+/// the ears), as the jaw turns about its hinge.
+const JAW_FOLLOW: [(usize, f32); 9] = [
+    (4, 0.2),
+    (5, 0.45),
+    (6, 0.7),
+    (7, 0.9),
+    (8, 1.0),
+    (9, 0.9),
+    (10, 0.7),
+    (11, 0.45),
+    (12, 0.2),
+];
+
+/// The face of `points` (image or crop coordinates, iBUG 68) with its mouth closed: each inner-lip
+/// pair (61-67, 62-66, 63-65) meets, the upper lip coming down by a fifth of its gap and the lower
+/// lip, with the chin and the lower jaw, up by the rest, along the face's vertical (perpendicular
+/// to the outer eye corners' line). Lips already closed (or overlapping) stay as they are. A
+/// portrait photographed mid-word or laughing becomes one with a closed, neutral mouth, from which
+/// speech can open it; the lips' own shape and thickness are kept.
+pub fn close_mouth(points: &[[f32; 2]; N_POINTS]) -> [[f32; 2]; N_POINTS] {
+    let mut out = *points;
+    let (l, r) = (points[36], points[45]);
+    let (ux, uy) = (r[0] - l[0], r[1] - l[1]);
+    let n = ux.hypot(uy);
+    if !(n > f32::EPSILON && n.is_finite()) {
+        return out;
+    }
+    let down = [-uy / n, ux / n];
+    let gap = |i: usize, j: usize| {
+        let d = [points[j][0] - points[i][0], points[j][1] - points[i][1]];
+        (d[0] * down[0] + d[1] * down[1]).max(0.0)
+    };
+    let pairs = [(61, 67), (62, 66), (63, 65)];
+    let gaps = pairs.map(|(i, j)| gap(i, j));
+    let mean = gaps.iter().sum::<f32>() / 3.0;
+    if mean <= 0.0 || !mean.is_finite() {
+        return out;
+    }
+    let shift = |p: &mut [f32; 2], by: f32| {
+        p[0] += by * down[0];
+        p[1] += by * down[1];
+    };
+    for ((i, j), g) in pairs.iter().zip(gaps) {
+        shift(&mut out[*i], UPPER_LIP_SHARE * g);
+        shift(&mut out[*j], -(1.0 - UPPER_LIP_SHARE) * g);
+    }
+    for i in 49..=53 {
+        shift(&mut out[i], UPPER_LIP_SHARE * mean);
+    }
+    for i in 55..=59 {
+        shift(&mut out[i], -(1.0 - UPPER_LIP_SHARE) * mean);
+    }
+    for (i, w) in JAW_FOLLOW {
+        shift(&mut out[i], -(1.0 - UPPER_LIP_SHARE) * mean * w);
+    }
+    out
+}
+
 /// Nose tip offset from the eye-corner midpoint, in eye-aligned units of the outer eye-corner
 /// distance: (along the eye line, across it).
 fn nose_offset(p: &[[f32; 2]; N_POINTS]) -> Option<[f32; 2]> {
@@ -401,6 +464,33 @@ impl Canonicalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn close_mouth_closes_and_keeps_the_rest() {
+        // The mean face with its lower lip and chin dropped by 0.06 and the upper lip raised 0.01.
+        let mut open = *landmarks::mean_face();
+        for i in [65, 66, 67, 55, 56, 57, 58, 59, 7, 8, 9] {
+            open[i][1] += 0.06;
+        }
+        for i in [61, 62, 63] {
+            open[i][1] -= 0.01;
+        }
+        assert!(mouth_opening(&open) > 0.2, "{}", mouth_opening(&open));
+        let closed = close_mouth(&open);
+        assert!(mouth_opening(&closed) < 1e-4, "{}", mouth_opening(&closed));
+        // Eyes, brows, nose, mouth corners unchanged; the chin back up.
+        for i in (17..48).chain([48, 54, 60, 64]) {
+            assert_eq!(closed[i], open[i], "point {i}");
+        }
+        assert!(closed[8][1] < open[8][1] - 0.04);
+        // A closed mouth stays as it is; so does a degenerate face.
+        let m = *landmarks::mean_face();
+        let again = close_mouth(&m);
+        for (a, b) in again.iter().zip(m.iter()) {
+            assert!((a[0] - b[0]).abs() < 0.005 && (a[1] - b[1]).abs() < 0.005);
+        }
+        assert_eq!(close_mouth(&[[0.0; 2]; N_POINTS]), [[0.0; 2]; N_POINTS]);
+    }
     use crate::landmarks::{apply_pose, mean_face};
 
     fn close(a: [f32; 2], b: [f32; 2], tol: f32) -> bool {

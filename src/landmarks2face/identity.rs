@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::faceshape::fit_similarity;
+use crate::faceshape::{close_mouth, fit_similarity, mouth_opening};
 use crate::landmarks::N_POINTS;
 
 /// Smallest face (width of the detector's box) accepted, in pixels.
@@ -71,6 +71,11 @@ pub struct Identity {
     pub reference: Vec<f32>,
     /// The landmarks in crop coordinates scaled to [0, 1].
     pub reference_landmarks: [[f32; 2]; N_POINTS],
+    /// The same face with its mouth closed ([`crate::faceshape::close_mouth`]): what the stream's
+    /// expression is added to with `portrait-expression=neutral`.
+    pub neutral_landmarks: [[f32; 2]; N_POINTS],
+    /// The portrait's own mouth opening (inner-lip gap over mouth width).
+    pub mouth_opening: f32,
     pub crop: Crop,
     taps: Vec<PasteTap>,
 }
@@ -190,6 +195,8 @@ impl Identity {
             height,
             rgba,
             reference,
+            neutral_landmarks: close_mouth(&reference_landmarks),
+            mouth_opening: mouth_opening(&reference_landmarks),
             reference_landmarks,
             crop,
             taps,

@@ -9,7 +9,7 @@ use gst_video::prelude::*;
 use ort::value::TensorRef;
 
 use super::identity::{decode_image, Crop, Identity, MIN_FACE_PX};
-use super::Mode;
+use super::{Mode, PortraitExpression};
 use crate::face::{self, FaceAnalyzer, PortraitAnalyzer};
 use crate::landmarks::{self, LandmarkFrame, N_POINTS};
 use crate::onnx::{self, Model, SessionOptions};
@@ -57,6 +57,7 @@ struct Settings {
     dlib_model: Option<PathBuf>,
     face_index: u32,
     mode: Mode,
+    expression: PortraitExpression,
     session: SessionOptions,
 }
 
@@ -71,6 +72,7 @@ impl Default for Settings {
             dlib_model: None,
             face_index: 0,
             mode: Mode::Full,
+            expression: PortraitExpression::Neutral,
             session: SessionOptions::default(),
         }
     }
@@ -400,14 +402,22 @@ impl Landmarks2Face {
         Ok(())
     }
 
-    /// Expression and pose of a frame applied to the portrait's own landmarks (crop units).
-    fn retarget(id: &Identity, f: &LandmarkFrame) -> [[f32; 2]; N_POINTS] {
+    /// Expression and pose of a frame applied to the portrait's landmarks (crop units): to its
+    /// neutral (mouth closed) landmarks, or to its own as photographed (`keep`).
+    fn retarget(
+        id: &Identity,
+        f: &LandmarkFrame,
+        expression: PortraitExpression,
+    ) -> [[f32; 2]; N_POINTS] {
         if f.confidence <= 0.0 {
             return id.reference_landmarks;
         }
         let mean = landmarks::mean_face();
         let k = id.crop.canonical_scale();
-        let mut t = id.reference_landmarks;
+        let mut t = match expression {
+            PortraitExpression::Neutral => id.neutral_landmarks,
+            PortraitExpression::Keep => id.reference_landmarks,
+        };
         for (i, p) in t.iter_mut().enumerate() {
             p[0] += k * (f.points[i][0] - mean[i][0]);
             p[1] += k * (f.points[i][1] - mean[i][1]);
@@ -438,7 +448,12 @@ impl Landmarks2Face {
         if reconfigure || state.output.is_none() || state.natural != Some(natural) {
             self.negotiate(state, natural)?;
         }
-        let target = Self::retarget(id, f);
+        let expression = self
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expression;
+        let target = Self::retarget(id, f, expression);
         let (mut frame, mut mask) = (
             std::mem::take(&mut state.frame),
             std::mem::take(&mut state.mask),
@@ -897,7 +912,15 @@ impl Landmarks2Face {
                 face.quarter_turns * 90
             );
         }
-        Identity::new(rgba, w, h, &face.points, crop)
+        let id = Identity::new(rgba, w, h, &face.points, crop)?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "portrait face {:.0}px wide, mouth opening {:.3} (portrait-expression=neutral starts from it closed)",
+            face.width,
+            id.mouth_opening
+        );
+        Ok(id)
     }
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
@@ -1085,6 +1108,14 @@ impl ObjectImpl for Landmarks2Face {
                     .blurb("Output the aligned face crop, or the whole portrait with the face pasted back")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default(
+                    "portrait-expression",
+                    PortraitExpression::Neutral,
+                )
+                .nick("Portrait expression")
+                .blurb("What the stream's expression is added to: the portrait with a closed, neutral mouth (an open-mouthed photo closes in silence), or its own expression as photographed")
+                .mutable_playing()
+                .build(),
                 glib::ParamSpecUInt64::builder("dropped")
                     .nick("Dropped")
                     .blurb("Frames dropped because they would have been late (QoS)")
@@ -1120,6 +1151,7 @@ impl ObjectImpl for Landmarks2Face {
             "dlib-model" => s.dlib_model = path(value),
             "face-index" => s.face_index = value.get().unwrap_or(0),
             "mode" => s.mode = value.get().unwrap_or_default(),
+            "portrait-expression" => s.expression = value.get().unwrap_or_default(),
             other => {
                 if !s.session.set_property(other, value) {
                     gst::warning!(CAT, imp = self, "unknown property {}", other);
@@ -1140,6 +1172,7 @@ impl ObjectImpl for Landmarks2Face {
             "dlib-model" => path(&s.dlib_model).to_value(),
             "face-index" => s.face_index.to_value(),
             "mode" => s.mode.to_value(),
+            "portrait-expression" => s.expression.to_value(),
             "provider" => self
                 .provider
                 .lock()

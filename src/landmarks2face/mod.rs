@@ -7,7 +7,9 @@
  * (video/x-raw), which lets the identity change while playing. Its 68 landmarks are found with
  * the face analysis of `crate::face` (MediaPipe's face detector and landmarker, Apache-2.0, on ONNX
  * Runtime; the largest face where there are several, with a warning, or the one `face-index`
- * names; a portrait turned by 90, 180 or 270 degrees is found too); the face is cropped and aligned as the model's `crop` metadata says; each
+ * names; a portrait turned by 90, 180 or 270 degrees is found too). With `portrait-expression`
+ * `neutral` (default) the portrait's mouth is closed first (a photo taken mid-word is silent in
+ * silence); `keep` keeps its expression as photographed. The face is cropped and aligned as the model's `crop` metadata says; each
  * landmark frame's expression (relative to the mean face) is applied to the portrait's own
  * landmarks, its pose as a rigid motion, and the model (ONNX, through ONNX Runtime) renders the
  * face. In `full` mode the generated face is pasted back into the whole portrait.
@@ -43,8 +45,27 @@ pub enum Mode {
     Full = 1,
 }
 
+/// Which expression of the portrait the stream's expression is added to.
+#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstLandmarks2FacePortraitExpression")]
+pub enum PortraitExpression {
+    #[default]
+    #[enum_value(
+        name = "A closed, neutral mouth: the portrait's open mouth is closed, silence gives closed lips",
+        nick = "neutral"
+    )]
+    Neutral = 0,
+    #[enum_value(
+        name = "The portrait's own expression, as photographed (an open mouth stays open in silence)",
+        nick = "keep"
+    )]
+    Keep = 1,
+}
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     Mode::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    PortraitExpression::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "landmarks2face",
