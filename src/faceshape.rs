@@ -267,11 +267,11 @@ pub fn close_mouth(points: &[[f32; 2]; N_POINTS]) -> [[f32; 2]; N_POINTS] {
         shift(&mut out[*i], UPPER_LIP_SHARE * g);
         shift(&mut out[*j], -(1.0 - UPPER_LIP_SHARE) * g);
     }
-    for i in 49..=53 {
-        shift(&mut out[i], UPPER_LIP_SHARE * mean);
+    for p in &mut out[49..=53] {
+        shift(p, UPPER_LIP_SHARE * mean);
     }
-    for i in 55..=59 {
-        shift(&mut out[i], -(1.0 - UPPER_LIP_SHARE) * mean);
+    for p in &mut out[55..=59] {
+        shift(p, -(1.0 - UPPER_LIP_SHARE) * mean);
     }
     for (i, w) in JAW_FOLLOW {
         shift(&mut out[i], -(1.0 - UPPER_LIP_SHARE) * mean * w);
