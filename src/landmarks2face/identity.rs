@@ -80,22 +80,60 @@ pub struct Identity {
     taps: Vec<PasteTap>,
 }
 
-/// Decodes a PNG or JPEG file to RGBA.
-pub fn decode_image(path: &Path) -> Result<(Vec<u8>, usize, usize), String> {
-    let img = image::ImageReader::open(path)
+/// Portraits with a longer side than this are scaled down to it after decoding (full mode outputs
+/// video of the portrait's size; nothing gains from more).
+pub const MAX_PORTRAIT_SIDE: u32 = 4096;
+/// Pictures larger than this on a side are not decoded at all.
+pub const MAX_DECODE_SIDE: u32 = 16384;
+/// What the decoder may allocate for one picture.
+pub const MAX_DECODE_ALLOC: u64 = 1 << 30;
+
+/// A decoded portrait: tightly packed RGBA, and the size of the picture before any scaling down.
+pub struct Decoded {
+    pub rgba: Vec<u8>,
+    pub width: usize,
+    pub height: usize,
+    pub original: (u32, u32),
+}
+
+/// Decodes a PNG or JPEG file to RGBA, within [`MAX_DECODE_SIDE`] and [`MAX_DECODE_ALLOC`], and
+/// scales it down to [`MAX_PORTRAIT_SIDE`] on its longer side where it is larger.
+pub fn decode_image(path: &Path) -> Result<Decoded, String> {
+    let mut reader = image::ImageReader::open(path)
         .map_err(|e| format!("cannot open portrait {}: {e}", path.display()))?
         .with_guessed_format()
-        .map_err(|e| format!("cannot read portrait {}: {e}", path.display()))?
-        .decode()
-        .map_err(|e| {
-            format!(
-                "cannot decode portrait {} (PNG or JPEG expected): {e}",
-                path.display()
-            )
-        })?;
+        .map_err(|e| format!("cannot read portrait {}: {e}", path.display()))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_DECODE_SIDE);
+    limits.max_image_height = Some(MAX_DECODE_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(l) => format!(
+            "portrait {} is too large to decode ({l}; at most {MAX_DECODE_SIDE} pixels a side and {} MiB): scale it down first",
+            path.display(),
+            MAX_DECODE_ALLOC >> 20
+        ),
+        e => format!(
+            "cannot decode portrait {} (PNG or JPEG expected): {e}",
+            path.display()
+        ),
+    })?;
+    let original = (img.width(), img.height());
+    let img = if original.0.max(original.1) > MAX_PORTRAIT_SIDE {
+        // thumbnail keeps the aspect ratio within the bounds, with an area filter.
+        img.thumbnail(MAX_PORTRAIT_SIDE, MAX_PORTRAIT_SIDE)
+    } else {
+        img
+    };
     let rgba = img.to_rgba8();
-    let (w, h) = (rgba.width() as usize, rgba.height() as usize);
-    Ok((rgba.into_raw(), w, h))
+    let (width, height) = (rgba.width() as usize, rgba.height() as usize);
+    Ok(Decoded {
+        rgba: rgba.into_raw(),
+        width,
+        height,
+        original,
+    })
 }
 
 fn bilinear_rgba(rgba: &[u8], w: usize, h: usize, x: f32, y: f32, out: &mut [f32; 3]) {
@@ -258,5 +296,52 @@ mod tests {
         assert!(Crop::parse("centre:0.5", 256).is_err());
         assert!(Crop::parse("eyes:0.3,0.3,0.3,0.3", 256).is_err());
         assert!(Crop::parse("eyes:0.3,x,0.7,0.3", 256).is_err());
+    }
+
+    #[test]
+    fn large_portraits_are_scaled_down_and_huge_ones_refused() {
+        let dir = std::env::temp_dir().join(format!("identity-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // 5000x3000, a flat colour: decoded, then scaled to 4096 on the longer side.
+        let big = dir.join("big.png");
+        image::RgbImage::from_pixel(5000, 3000, image::Rgb([90, 120, 150]))
+            .save(&big)
+            .unwrap();
+        let d = decode_image(&big).unwrap();
+        assert_eq!(d.original, (5000, 3000));
+        assert_eq!((d.width, d.height), (4096, 2458));
+        assert_eq!(d.rgba.len(), 4096 * 2458 * 4);
+        assert_eq!(&d.rgba[..4], &[90, 120, 150, 255]);
+        // A PNG whose header claims 20000x20000: refused before any pixel is allocated.
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(b"IHDR");
+        ihdr.extend_from_slice(&20000u32.to_be_bytes());
+        ihdr.extend_from_slice(&20000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        let mut huge = b"\x89PNG\r\n\x1a\n".to_vec();
+        huge.extend_from_slice(&13u32.to_be_bytes());
+        huge.extend_from_slice(&ihdr);
+        huge.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        let hp = dir.join("huge.png");
+        std::fs::write(&hp, &huge).unwrap();
+        let e = decode_image(&hp).err().unwrap();
+        assert!(e.contains("too large"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// PNG's CRC-32 (for the test's hand-made header).
+    fn crc32(data: &[u8]) -> u32 {
+        let mut c = 0xffff_ffffu32;
+        for &b in data {
+            c ^= b as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
     }
 }

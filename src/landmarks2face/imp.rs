@@ -947,8 +947,24 @@ impl Landmarks2Face {
         let crop = generator.crop;
         let identity = match &settings.portrait {
             Some(p) => {
-                let (rgba, w, h) = decode_image(p)
+                let d = decode_image(p)
                     .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
+                let (rgba, w, h) = (d.rgba, d.width, d.height);
+                if d.original != (w as u32, h as u32) {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::ResourceError::Settings,
+                        (
+                            "portrait {} is {}x{}: scaled down to {}x{} (landmarks2face works on at most {} pixels a side)",
+                            p.display(),
+                            d.original.0,
+                            d.original.1,
+                            w,
+                            h,
+                            super::identity::MAX_PORTRAIT_SIDE
+                        )
+                    );
+                }
                 let face_index = settings.face_index as usize;
                 let id = self
                     .identity_from(&mut landmarker, rgba, w, h, face_index, crop)
