@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use gst::glib;
 use gst::prelude::*;
@@ -26,7 +26,32 @@ pub const META_PREFIX: &str = "talkingface.";
 /// Name under which the library is looked for in the user's data folder.
 const LIB_NAME: &str = "libonnxruntime.so";
 
-static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
+/// The environment, once the library has loaded. A failed load is not kept: the next element that
+/// starts tries again (the user may have run scripts/setup.sh in the meantime).
+static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
+/// Serialises load attempts.
+static LOADING: Mutex<()> = Mutex::new(());
+
+/// ONNX Runtime's own log, in GStreamer's debug log (`GST_DEBUG=onnxruntime:5`) instead of stderr.
+static ORT_CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "onnxruntime",
+        gst::DebugColorFlags::empty(),
+        Some("ONNX Runtime's own log"),
+    )
+});
+
+/// Forwards one ONNX Runtime log line to [`ORT_CAT`].
+fn ort_log(level: ort::logging::LogLevel, category: &str, id: &str, location: &str, message: &str) {
+    use ort::logging::LogLevel;
+    let level = match level {
+        LogLevel::Verbose => gst::DebugLevel::Log,
+        LogLevel::Info => gst::DebugLevel::Debug,
+        LogLevel::Warning => gst::DebugLevel::Warning,
+        LogLevel::Error | LogLevel::Fatal => gst::DebugLevel::Error,
+    };
+    gst::log_with_level!(ORT_CAT, level, "[{category} {id} {location}] {message}");
+}
 
 /// Where the ONNX Runtime library is looked for, in order.
 pub fn library_candidates() -> Vec<PathBuf> {
@@ -91,38 +116,46 @@ pub fn default_trt_cache_dir() -> PathBuf {
 ///
 /// The error names every path that was tried and why each failed.
 pub fn environment() -> Result<&'static Environment, String> {
-    ENVIRONMENT
-        .get_or_init(|| {
-            let mut tried = Vec::new();
-            for cand in library_candidates() {
-                let path = if cand.is_absolute() {
-                    cand.clone()
-                } else {
-                    std::env::current_dir()
-                        .map(|d| d.join(&cand))
-                        .unwrap_or(cand.clone())
-                };
-                if !path.exists() {
-                    tried.push(format!("{}: no such file", path.display()));
-                    continue;
-                }
-                match ort::init_from(&path) {
-                    Ok(builder) => {
-                        return builder
-                            .with_name("talkingface")
-                            .build()
-                            .map_err(|e| format!("ONNX Runtime at {}: {e}", path.display()));
-                    }
-                    Err(e) => tried.push(e.to_string()),
-                }
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
+    let _loading = LOADING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env);
+    }
+    let env = load_environment()?;
+    Ok(ENVIRONMENT.get_or_init(|| env))
+}
+
+fn load_environment() -> Result<Environment, String> {
+    let mut tried = Vec::new();
+    for cand in library_candidates() {
+        let path = if cand.is_absolute() {
+            cand.clone()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(&cand))
+                .unwrap_or(cand.clone())
+        };
+        if !path.exists() {
+            tried.push(format!("{}: no such file", path.display()));
+            continue;
+        }
+        match ort::init_from(&path) {
+            Ok(builder) => {
+                return builder
+                    .with_name("talkingface")
+                    .with_logger(Arc::new(ort_log))
+                    .build()
+                    .map_err(|e| format!("ONNX Runtime at {}: {e}", path.display()));
             }
-            Err(format!(
-                "could not load the ONNX Runtime library (run scripts/setup.sh, or set ORT_DYLIB_PATH); tried {}",
-                tried.join("; ")
-            ))
-        })
-        .as_ref()
-        .map_err(Clone::clone)
+            Err(e) => tried.push(e.to_string()),
+        }
+    }
+    Err(format!(
+        "could not load the ONNX Runtime library (run scripts/setup.sh, or set ORT_DYLIB_PATH); tried {}",
+        tried.join("; ")
+    ))
 }
 
 /// The `execution-provider` property.
