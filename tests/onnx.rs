@@ -17,7 +17,9 @@ fn failed_load_is_retried_and_the_log_goes_to_gst_debug() {
     // SAFETY (set_var): this test binary has one test and no other threads reading the
     // environment at this point.
     unsafe { std::env::set_var("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so") };
-    let e = onnx::environment().err().expect("a missing library fails");
+    let Err(e) = onnx::environment() else {
+        panic!("a missing library must fail");
+    };
     assert!(e.contains("/nonexistent/libonnxruntime.so"), "{e}");
     unsafe { std::env::set_var("ORT_DYLIB_PATH", &real) };
 
