@@ -36,6 +36,9 @@ gst::plugin_define!(
 );
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    if let Some(f) = plugin.filename() {
+        onnx::set_plugin_file(f);
+    }
     audio2landmarks::register(plugin)?;
     facelandmarks::register(plugin)?;
     landmarksrender::register(plugin)?;

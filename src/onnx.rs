@@ -86,22 +86,47 @@ pub fn user_cache_dir() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
 }
 
-/// Where a default model (`models/<file>`) is looked for: the source tree this plugin was built
-/// from (so that the models match the code), then the user's data folder, where
-/// `scripts/setup.sh` installs them (for a plugin whose source tree is gone). When neither has it,
-/// the user data path, which the missing-model error then names.
+/// The file the plugin was loaded from, where GStreamer loaded it from a file (set at plugin
+/// registration; unset for a statically registered plugin, as in the tests).
+static PLUGIN_FILE: OnceLock<PathBuf> = OnceLock::new();
+
+/// Records where the plugin was loaded from (plugin_init).
+pub fn set_plugin_file(path: PathBuf) {
+    let _ = PLUGIN_FILE.set(path);
+}
+
+/// Whether the plugin runs from an installed copy: loaded from a file outside the source tree it
+/// was built from (`scripts/setup.sh` copies it to the user's GStreamer plugin folder).
+fn installed() -> bool {
+    PLUGIN_FILE
+        .get()
+        .is_some_and(|f| !f.starts_with(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Where a default model (`models/<file>`) is looked for. An installed plugin looks first in the
+/// user's data folder, where `scripts/setup.sh` installs the models beside it, then in the source
+/// tree it was built from; a plugin loaded from its build tree (development, tests) looks in the
+/// source tree first, so that the models match the code. When neither has it, the user data path,
+/// which the missing-model error then names.
 pub fn default_model_path(file: &str) -> PathBuf {
-    let mut cands = vec![Path::new(env!("CARGO_MANIFEST_DIR"))
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("models")
-        .join(file)];
-    if let Some(d) = user_data_dir() {
-        cands.push(d.join("talkingface").join("models").join(file));
-    }
+        .join(file);
+    let user = user_data_dir().map(|d| d.join("talkingface").join("models").join(file));
+    let cands: Vec<PathBuf> = if installed() {
+        user.into_iter().chain([source]).collect()
+    } else {
+        [source].into_iter().chain(user).collect()
+    };
     cands
         .iter()
         .find(|p| p.exists())
         .cloned()
-        .unwrap_or_else(|| cands[cands.len() - 1].clone())
+        .unwrap_or_else(|| {
+            user_data_dir()
+                .map(|d| d.join("talkingface").join("models").join(file))
+                .unwrap_or_else(|| cands[0].clone())
+        })
 }
 
 /// Default folder of the TensorRT engine cache.

@@ -44,3 +44,71 @@ fn failed_load_is_retried_and_the_log_goes_to_gst_debug() {
     let n = lines.lock().unwrap().len();
     assert!(n > 0, "no ONNX Runtime log line reached GStreamer's log");
 }
+
+/// The plugin file this test binary was built with (beside it in target/*/deps, or one folder up).
+fn plugin_file() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let deps = exe.parent()?;
+    [deps, deps.parent()?]
+        .iter()
+        .map(|d| d.join("libgsttalkingface.so"))
+        .find(|p| p.exists())
+}
+
+/// `model`'s default as gst-inspect-1.0 shows it, with the plugin loaded from `plugin_dir` and
+/// the user's data folder at `data`.
+fn inspected_default(plugin_dir: &std::path::Path, data: &std::path::Path) -> String {
+    let tmp = data.parent().unwrap();
+    let out = std::process::Command::new("gst-inspect-1.0")
+        .arg("audio2landmarks")
+        .env("GST_PLUGIN_PATH", plugin_dir)
+        .env("GST_PLUGIN_SYSTEM_PATH", tmp.join("no-system-plugins"))
+        .env(
+            "GST_REGISTRY",
+            tmp.join(format!("registry-{}.bin", std::process::id())),
+        )
+        .env("XDG_DATA_HOME", data)
+        .output()
+        .expect("gst-inspect-1.0 runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // The property's block: its line and the more indented lines after it.
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("  model "))
+        .unwrap_or_else(|| panic!("no model property in:\n{text}"));
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .map_or(lines.len(), |n| start + 1 + n);
+    lines[start..end].join("\n")
+}
+
+/// An installed plugin (loaded from outside its source tree) takes the models installed beside it
+/// in the user's data folder first; the plugin in its build tree takes the source tree's.
+#[test]
+fn installed_plugin_finds_the_installed_models_first() {
+    let Some(so) = plugin_file() else {
+        eprintln!(
+            "note: no libgsttalkingface.so beside the test binary (cargo build first); skipping"
+        );
+        return;
+    };
+    let tmp = std::env::temp_dir().join(format!("onnx-install-test-{}", std::process::id()));
+    let (plugins, data) = (tmp.join("plugins"), tmp.join("data"));
+    let models = data.join("talkingface").join("models");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::copy(&so, plugins.join("libgsttalkingface.so")).unwrap();
+    let src_model =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/audio2landmarks.onnx");
+    std::fs::copy(&src_model, models.join("audio2landmarks.onnx")).unwrap();
+    let installed = inspected_default(&plugins, &data);
+    assert!(
+        installed.contains(&models.join("audio2landmarks.onnx").display().to_string()),
+        "{installed}"
+    );
+    let built = inspected_default(so.parent().unwrap(), &data);
+    assert!(built.contains(&src_model.display().to_string()), "{built}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
