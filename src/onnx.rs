@@ -5,7 +5,8 @@
 //!   `ORT_DYLIB_PATH` when set, else where `scripts/setup.sh` puts it
 //!   (`$XDG_DATA_HOME/talkingface/onnxruntime/libonnxruntime.so`), else in the system library folders.
 //! - [`Model::load`] opens a model with the execution provider policy of the `execution-provider`
-//!   property (auto = TensorRT, then CUDA, then CPU; or one of them, strictly), records why each
+//!   property (auto = TensorRT (with CUDA in the same session for the nodes TensorRT cannot take),
+//!   then CUDA, then CPU; or one of them, strictly), records why each
 //!   provider that failed was refused, and reads the model's `talkingface.*` metadata and its
 //!   input and output signatures so that each element can check the model against the contract.
 
@@ -324,7 +325,10 @@ fn open_with(
                 .with_fp16(opts.trt_fp16)
                 .build()
                 .error_on_failure();
-            b.with_execution_providers([trt])
+            // CUDA in the same session, after TensorRT: the nodes TensorRT cannot take run on
+            // CUDA, not on the CPU.
+            let cuda = ep::CUDA::default().build().error_on_failure();
+            b.with_execution_providers([trt, cuda])
                 .map_err(|e| e.to_string())?
         }
         Provider::Cuda => {
