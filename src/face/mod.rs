@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 pub use detector::Detection;
 pub use mesh::MeshResult;
-pub use sample::Image;
+pub use sample::{sample_roi, Border, Image};
 
 use crate::landmarks::N_POINTS;
 use crate::onnx::{self, SessionOptions};

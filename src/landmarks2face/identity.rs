@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::face::{sample_roi, Border, Image, Roi};
 use crate::faceshape::{close_mouth, fit_similarity, mouth_opening};
 use crate::landmarks::N_POINTS;
 
@@ -136,21 +137,6 @@ pub fn decode_image(path: &Path) -> Result<Decoded, String> {
     })
 }
 
-fn bilinear_rgba(rgba: &[u8], w: usize, h: usize, x: f32, y: f32, out: &mut [f32; 3]) {
-    // Continuous coordinates, pixel centres at +0.5; clamped to the border.
-    let xf = (x - 0.5).clamp(0.0, (w - 1) as f32);
-    let yf = (y - 0.5).clamp(0.0, (h - 1) as f32);
-    let (x0, y0) = (xf.floor() as usize, yf.floor() as usize);
-    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
-    let (fx, fy) = (xf - x0 as f32, yf - y0 as f32);
-    for (c, o) in out.iter_mut().enumerate() {
-        let p = |xx: usize, yy: usize| rgba[(yy * w + xx) * 4 + c] as f32;
-        let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
-        let bot = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
-        *o = (top * (1.0 - fy) + bot * fy) / 255.0;
-    }
-}
-
 impl Identity {
     /// Prepares the crop and paste-back map of a portrait (tightly packed RGBA) whose face has
     /// the 68 `points` (image pixels, found by [`crate::face`]).
@@ -179,20 +165,24 @@ impl Identity {
         for (r, p) in reference_landmarks.iter_mut().zip(points.iter()) {
             *r = to_crop.apply(*p);
         }
-        // The crop, sampled from the portrait.
+        // The crop, sampled from the portrait: the crop's unit square is a rotated square of the
+        // portrait (a similarity), i.e. a ROI of the face analysis' sampler.
         let from_crop = to_crop.inverse();
-        let mut reference = vec![0f32; 3 * s * s];
-        let mut px = [0f32; 3];
-        for j in 0..s {
-            for i in 0..s {
-                let c = [(i as f32 + 0.5) / s as f32, (j as f32 + 0.5) / s as f32];
-                let q = from_crop.apply(c);
-                bilinear_rgba(&rgba, width, height, q[0], q[1], &mut px);
-                for (ch, v) in px.iter().enumerate() {
-                    reference[ch * s * s + j * s + i] = *v;
-                }
-            }
-        }
+        let centre = from_crop.apply([0.5, 0.5]);
+        let roi = Roi {
+            cx: centre[0],
+            cy: centre[1],
+            size: from_crop.scale(),
+            angle: from_crop.angle(),
+        };
+        let mut reference = Vec::new();
+        sample_roi(
+            &Image::rgba(&rgba, width, height)?,
+            &roi,
+            s,
+            Border::Replicate,
+            &mut reference,
+        );
         // Paste-back taps: every portrait pixel inside the crop's footprint.
         let corners = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]].map(|c| from_crop.apply(c));
         let minx = corners
