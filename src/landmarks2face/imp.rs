@@ -239,6 +239,8 @@ pub struct Landmarks2Face {
     portrait_hash: Mutex<Option<u64>>,
     portrait_info: Mutex<Option<gst_video::VideoInfo>>,
     provider: Mutex<Option<String>>,
+    /// Whole records out of the landmark byte stream, however it is cut.
+    records: Mutex<landmarks::RecordReader>,
 }
 
 fn src_template_caps() -> gst::Caps {
@@ -539,7 +541,24 @@ impl Landmarks2Face {
         outbuf.map(Some)
     }
 
+    /// The landmark byte stream, cut anywhere: one frame per whole record.
     fn sink_chain(
+        &self,
+        pad: &gst::Pad,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records.push(buffer);
+        while let Some(rec) = records.pop() {
+            // Not held while the frame goes downstream.
+            drop(records);
+            self.frame_chain(pad, rec)?;
+            records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn frame_chain(
         &self,
         _pad: &gst::Pad,
         buffer: gst::Buffer,
@@ -621,6 +640,18 @@ impl Landmarks2Face {
 
     fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
         use gst::EventView;
+        let (event, left) = self
+            .records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .event(event);
+        if let Some(n) = left {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Format,
+                ("{}", landmarks::leftover_message(n))
+            );
+        }
         match event.view() {
             EventView::Caps(c) => {
                 let fps = c
@@ -976,6 +1007,7 @@ impl ObjectSubclass for Landmarks2Face {
             portrait_hash: Mutex::new(None),
             portrait_info: Mutex::new(None),
             provider: Mutex::new(None),
+            records: Mutex::new(landmarks::RecordReader::new()),
         }
     }
 }
