@@ -165,3 +165,94 @@ fn audio2landmarks_posts_messages_without_holding_its_lock() {
     assert!(r.is_ok());
     bus.unset_sync_handler();
 }
+
+/// Broken model files made in a temporary folder: empty, random bytes, text, a real model cut in
+/// half. Returns (kind, path).
+fn broken_models(real: &str) -> Vec<(&'static str, std::path::PathBuf)> {
+    let dir = std::env::temp_dir().join(format!("tf-rel-models-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let real = std::fs::read(real).unwrap();
+    // A fixed pseudo-random sequence (xorshift), so that the test is reproducible.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let random: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let cases: Vec<(&'static str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("random", random),
+        (
+            "text",
+            b"this is not an ONNX model, just some text\n".to_vec(),
+        ),
+        ("truncated", real[..real.len() / 2].to_vec()),
+    ];
+    cases
+        .into_iter()
+        .map(|(kind, bytes)| {
+            let p = dir.join(format!("{kind}.onnx"));
+            std::fs::write(&p, bytes).unwrap();
+            (kind, p)
+        })
+        .collect()
+}
+
+/// The error's first clause names the file and what is wrong with it, not the provider chain.
+fn check_first_clause(element: &str, kind: &str, path: &std::path::Path, msg: &str) {
+    let lead = format!("{element}: model file {} ", path.display());
+    assert!(msg.starts_with(&lead), "{kind}: {msg}");
+    let rest = &msg[lead.len()..];
+    let want = if kind == "empty" {
+        "is not a valid ONNX model: the file is empty"
+    } else {
+        "is not a valid ONNX model: Protobuf parsing failed"
+    };
+    assert!(rest.starts_with(want), "{kind}: {msg}");
+    for p in ["tensorrt", "cuda"] {
+        assert!(!msg.contains(p), "{kind}: provider failures listed: {msg}");
+    }
+}
+
+#[test]
+fn broken_model_files_are_reported_by_their_cause_first() {
+    let a2l = model("a2l_test.onnx");
+    for (kind, path) in broken_models(&a2l) {
+        let msg = run_pipeline(&format!(
+            "audiotestsrc num-buffers=2 ! audioconvert ! audioresample ! \
+             audio2landmarks model={} ! fakesink",
+            path.display()
+        ))
+        .expect_err("a broken model must fail");
+        check_first_clause("audio2landmarks", kind, &path, &msg);
+    }
+    // Well-formed protobuf whose graph (field 7) is garbage: ONNX Runtime's own verdict leads.
+    let odd = std::env::temp_dir().join(format!("tf-rel-{}-odd.onnx", std::process::id()));
+    std::fs::write(&odd, [0x08, 0x08, 0x3a, 0x03, 0xff, 0xff, 0xff]).unwrap();
+    let msg = run_pipeline(&format!(
+        "audiotestsrc num-buffers=2 ! audio2landmarks model={} ! fakesink",
+        odd.display()
+    ))
+    .expect_err("a broken model must fail");
+    let lead = format!(
+        "audio2landmarks: model file {} cannot be loaded by ONNX Runtime: ",
+        odd.display()
+    );
+    assert!(msg.starts_with(&lead), "{msg}");
+    assert!(!msg.contains("cuda"), "provider failures listed: {msg}");
+    let _ = std::fs::remove_file(odd);
+    let l2f = format!("{}/models/landmarks2face.onnx", env!("CARGO_MANIFEST_DIR"));
+    for (kind, path) in broken_models(&l2f) {
+        let msg = run_pipeline(&format!(
+            "audiotestsrc num-buffers=2 ! audioconvert ! audioresample ! \
+             audio2landmarks model={a2l} ! landmarks2face model={} \
+             portrait=/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg ! fakesink",
+            path.display()
+        ))
+        .expect_err("a broken model must fail");
+        check_first_clause("landmarks2face", kind, &path, &msg);
+    }
+}
