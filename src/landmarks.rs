@@ -57,7 +57,26 @@ pub enum FormatError {
     Size(usize),
     /// A value is NaN or infinite.
     NotFinite(&'static str),
+    /// A finite value outside its field's range (the field named, e.g. "point 12 y").
+    OutOfRange {
+        field: String,
+        value: f32,
+        range: &'static str,
+    },
+    /// Flag bits that have no meaning yet are set.
+    UndefinedFlags(u32),
 }
+
+/// Coordinates of points (canonical units; the face itself spans about 0..1).
+pub const POINT_RANGE: f32 = 10.0;
+/// Roll, yaw and pitch (radians).
+pub const ANGLE_RANGE: f32 = 2.0 * std::f32::consts::PI;
+/// tx and ty (canonical units).
+pub const SHIFT_RANGE: f32 = 10.0;
+/// ln(scale).
+pub const LN_SCALE_RANGE: f32 = 5.0;
+/// The flag bits defined so far.
+pub const FLAGS_DEFINED: u32 = FLAG_SPEECH | FLAG_BLINK;
 
 impl std::fmt::Display for FormatError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,6 +86,28 @@ impl std::fmt::Display for FormatError {
                 "landmark buffer has {n} bytes, a {LAYOUT} record has {RECORD_SIZE}"
             ),
             FormatError::NotFinite(what) => write!(f, "landmark record has a non-finite {what}"),
+            FormatError::OutOfRange {
+                field,
+                value,
+                range,
+            } => {
+                // Plain for ordinary numbers, exponent form for huge ones.
+                let v = if value.abs() >= 1e6 {
+                    format!("{value:e}")
+                } else {
+                    format!("{value}")
+                };
+                write!(
+                    f,
+                    "landmark record has {field} = {v}, outside its range {range}"
+                )
+            }
+            FormatError::UndefinedFlags(flags) => write!(
+                f,
+                "landmark record has flags {flags:#010x} with undefined bits {:#010x} set \
+                 (only bit 0, speech, and bit 1, blink, are defined)",
+                flags & !FLAGS_DEFINED
+            ),
         }
     }
 }
@@ -115,7 +156,9 @@ impl LandmarkFrame {
         Ok(frame)
     }
 
-    /// Checks that every value is finite.
+    /// Checks that every value is finite and within its field's range (generous bounds that only
+    /// nonsense exceeds: points and tx, ty within ±10 canonical units, angles within ±2π, ln(scale)
+    /// within ±5, confidence in [0, 1]) and that no undefined flag bit is set.
     pub fn validate(&self) -> Result<(), FormatError> {
         if !self.points.iter().flatten().all(|v| v.is_finite()) {
             return Err(FormatError::NotFinite("point"));
@@ -125,6 +168,37 @@ impl LandmarkFrame {
         }
         if !self.confidence.is_finite() {
             return Err(FormatError::NotFinite("confidence"));
+        }
+        let out = |field: String, value: f32, range: &'static str| FormatError::OutOfRange {
+            field,
+            value,
+            range,
+        };
+        for (i, p) in self.points.iter().enumerate() {
+            for (k, axis) in ["x", "y"].iter().enumerate() {
+                if p[k].abs() > POINT_RANGE {
+                    return Err(out(format!("point {i} {axis}"), p[k], "[-10, 10]"));
+                }
+            }
+        }
+        const POSE: [(&str, f32, &str); 6] = [
+            ("roll", ANGLE_RANGE, "[-2π, 2π] radians"),
+            ("yaw", ANGLE_RANGE, "[-2π, 2π] radians"),
+            ("pitch", ANGLE_RANGE, "[-2π, 2π] radians"),
+            ("tx", SHIFT_RANGE, "[-10, 10]"),
+            ("ty", SHIFT_RANGE, "[-10, 10]"),
+            ("ln(scale)", LN_SCALE_RANGE, "[-5, 5]"),
+        ];
+        for (v, (name, limit, range)) in self.pose.iter().zip(POSE) {
+            if v.abs() > limit {
+                return Err(out(format!("pose {name}"), *v, range));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.confidence) {
+            return Err(out("confidence".into(), self.confidence, "[0, 1]"));
+        }
+        if self.flags & !FLAGS_DEFINED != 0 {
+            return Err(FormatError::UndefinedFlags(self.flags));
         }
         Ok(())
     }
@@ -431,6 +505,48 @@ mod tests {
             LandmarkFrame::from_bytes(&bad),
             Err(FormatError::NotFinite("point"))
         );
+    }
+
+    #[test]
+    fn nonsense_values_are_refused_by_name() {
+        let good = LandmarkFrame::default();
+        let check = |f: LandmarkFrame, field: &str, value: &str| {
+            let e = LandmarkFrame::from_bytes(&f.to_bytes()).unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains(field), "{text}");
+            assert!(text.contains(value), "{text}");
+        };
+        let mut f = good;
+        f.points[12][1] = 3e38;
+        check(f, "point 12 y", "3e38");
+        let mut f = good;
+        f.points[0][0] = -10.5;
+        check(f, "point 0 x", "-10.5");
+        let mut f = good;
+        f.pose[1] = 7.0;
+        check(f, "pose yaw", "= 7,");
+        let mut f = good;
+        f.pose[4] = -20.0;
+        check(f, "pose ty", "-20");
+        let mut f = good;
+        f.pose[5] = 6.0;
+        check(f, "pose ln(scale)", "= 6,");
+        let mut f = good;
+        f.confidence = -1e25;
+        check(f, "confidence", "-1e25");
+        let mut f = good;
+        f.confidence = 1.5;
+        check(f, "confidence", "1.5");
+        let mut f = good;
+        f.flags = FLAG_SPEECH | 0x100;
+        check(f, "undefined bits 0x00000100", "0x00000101");
+        // The edges are inside.
+        let mut f = good;
+        f.points[3] = [10.0, -10.0];
+        f.pose = [2.0 * std::f32::consts::PI, -6.0, 6.0, 10.0, -10.0, 5.0];
+        f.confidence = 0.0;
+        f.flags = FLAG_SPEECH | FLAG_BLINK;
+        assert_eq!(LandmarkFrame::from_bytes(&f.to_bytes()), Ok(f));
     }
 
     #[test]

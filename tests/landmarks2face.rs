@@ -351,6 +351,29 @@ fn landmark_stream_in_any_chunks() {
         .any(|m| matches!(m.view(), gst::MessageView::Error(_))));
 }
 
+/// A record of finite nonsense (pose yaw of 1e9 radians) is an error naming the field.
+#[test]
+fn out_of_range_landmarks_are_an_error() {
+    let e = element("crop");
+    let bus = gst::Bus::new();
+    e.set_bus(Some(&bus));
+    let mut h = harness(&e, None);
+    let mut f = LandmarkFrame::default();
+    f.pose[1] = 1e9;
+    assert_eq!(h.push(lm_buffer(&f, 0)), Err(gst::FlowError::Error));
+    let err = bus
+        .iter()
+        .find(|m| matches!(m.view(), gst::MessageView::Error(_)))
+        .expect("an error message");
+    if let gst::MessageView::Error(e) = err.view() {
+        assert!(
+            e.error().to_string().contains("pose yaw = 1e9"),
+            "{}",
+            e.error()
+        );
+    }
+}
+
 #[test]
 fn any_model_that_fits_the_contract_runs() {
     // Another size (128), another crop, no mask: a model that returns its reference crop.

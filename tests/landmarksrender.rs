@@ -505,6 +505,27 @@ fn nan_values_are_an_error_message() {
     assert!(text.contains("non-finite point"), "{text}");
 }
 
+/// Finite nonsense is refused with an error naming the field and the value.
+#[test]
+fn out_of_range_values_are_an_error_message() {
+    let mut f = LandmarkFrame::default();
+    f.points[12][1] = 3e38;
+    let text = push_bad(f.to_bytes().to_vec());
+    assert!(text.contains("point 12 y = 3e38"), "{text}");
+    let f = LandmarkFrame {
+        confidence: -1e25,
+        ..Default::default()
+    };
+    let text = push_bad(f.to_bytes().to_vec());
+    assert!(text.contains("confidence = -1e25"), "{text}");
+    let f = LandmarkFrame {
+        flags: 0x8000_0001,
+        ..Default::default()
+    };
+    let text = push_bad(f.to_bytes().to_vec());
+    assert!(text.contains("undefined bits 0x80000000"), "{text}");
+}
+
 #[test]
 fn speech_to_landmark_video_pipeline() {
     run_pipeline(&format!(
