@@ -279,6 +279,44 @@ fn open_with(
     b.commit_from_file(path).map_err(|e| e.to_string())
 }
 
+/// A value of `talkingface.*` metadata (`meta` holds the keys without the prefix), or an error
+/// naming the missing key.
+pub fn meta_str<'a>(meta: &'a BTreeMap<String, String>, key: &str) -> Result<&'a str, String> {
+    meta.get(key)
+        .map(String::as_str)
+        .ok_or_else(|| format!("model metadata lacks the key {META_PREFIX}{key}"))
+}
+
+/// A metadata value parsed as `T` (surrounding blanks ignored), or an error naming the key and
+/// the value.
+pub fn meta_parse<T: std::str::FromStr>(
+    meta: &BTreeMap<String, String>,
+    key: &str,
+) -> Result<T, String> {
+    let v = meta_str(meta, key)?;
+    v.trim()
+        .parse()
+        .map_err(|_| format!("model metadata {META_PREFIX}{key} = {v:?} is not a valid number"))
+}
+
+/// Checks the keys common to every model: kind, version (1) and a description.
+pub fn check_kind(meta: &BTreeMap<String, String>, kind: &str) -> Result<(), String> {
+    let k = meta_str(meta, "kind")?;
+    if k != kind {
+        return Err(format!(
+            "model is of kind {k:?} ({META_PREFIX}kind), this element needs {kind:?}"
+        ));
+    }
+    let v: u32 = meta_parse(meta, "version")?;
+    if v != 1 {
+        return Err(format!(
+            "model contract version {v} ({META_PREFIX}version) is not supported; this element reads version 1"
+        ));
+    }
+    meta_str(meta, "description")?;
+    Ok(())
+}
+
 /// Reads one protobuf varint; None at the end of the file or past 10 bytes.
 fn read_varint(r: &mut impl std::io::Read, pos: &mut u64) -> Option<u64> {
     let mut v = 0u64;
@@ -467,36 +505,17 @@ impl Model {
 
     /// A metadata value (key without prefix), or an error naming the missing key.
     pub fn meta_str(&self, key: &str) -> Result<&str, String> {
-        self.meta
-            .get(key)
-            .map(String::as_str)
-            .ok_or_else(|| format!("model metadata lacks the key {META_PREFIX}{key}"))
+        meta_str(&self.meta, key)
     }
 
     /// A metadata value parsed as `T`, or an error naming the key and the value.
     pub fn meta_parse<T: std::str::FromStr>(&self, key: &str) -> Result<T, String> {
-        let v = self.meta_str(key)?;
-        v.trim()
-            .parse()
-            .map_err(|_| format!("model metadata {META_PREFIX}{key} = {v:?} is not a valid number"))
+        meta_parse(&self.meta, key)
     }
 
     /// Checks the keys common to every model: kind and version.
     pub fn check_kind(&self, kind: &str) -> Result<(), String> {
-        let k = self.meta_str("kind")?;
-        if k != kind {
-            return Err(format!(
-                "model is of kind {k:?} ({META_PREFIX}kind), this element needs {kind:?}"
-            ));
-        }
-        let v: u32 = self.meta_parse("version")?;
-        if v != 1 {
-            return Err(format!(
-                "model contract version {v} ({META_PREFIX}version) is not supported; this element reads version 1"
-            ));
-        }
-        self.meta_str("description")?;
-        Ok(())
+        check_kind(&self.meta, kind)
     }
 
     /// A human-readable list of the providers that failed, for the log.
