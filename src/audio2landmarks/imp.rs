@@ -20,6 +20,10 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
+/// The sample format, little-endian whatever the host (the chain reads samples as such); on a
+/// big-endian host audioconvert swaps them.
+const SAMPLE_FORMAT: gst_audio::AudioFormat = gst_audio::AudioFormat::F32le;
+
 const DEFAULT_EXPRESSIVENESS: f64 = 1.0;
 /// One ONNX Runtime thread: the speech model is small; a second thread costs more than it gives
 /// (docs/performance.md).
@@ -370,7 +374,7 @@ impl Audio2Landmarks {
     fn sink_caps(&self) -> gst::Caps {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut b = gst_audio::AudioCapsBuilder::new_interleaved()
-            .format(gst_audio::AUDIO_FORMAT_F32)
+            .format(SAMPLE_FORMAT)
             .channels(1);
         if let Some(s) = state.as_ref() {
             b = b.rate(s.rate() as i32);
@@ -683,12 +687,14 @@ impl Audio2Landmarks {
                 };
                 let rate = s.get::<i32>("rate").unwrap_or(0);
                 let channels = s.get::<i32>("channels").unwrap_or(0);
+                let little_endian_f32 =
+                    s.get::<&str>("format").ok() == Some(SAMPLE_FORMAT.to_str());
                 let out = {
                     let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
                     let Some(state) = guard.as_ref() else {
                         return false;
                     };
-                    if rate != state.rate() as i32 || channels != 1 {
+                    if rate != state.rate() as i32 || channels != 1 || !little_endian_f32 {
                         Err(state.rate())
                     } else {
                         Ok(landmarks::caps(Some(state.engine.fps)))
@@ -701,7 +707,7 @@ impl Audio2Landmarks {
                         gst::element_imp_error!(
                             self,
                             gst::CoreError::Negotiation,
-                            ("caps {} cannot be met: the model needs mono F32 at {} Hz (put audioconvert ! audioresample before this element)", caps, model_rate));
+                            ("caps {} cannot be met: the model needs mono F32LE at {} Hz (put audioconvert ! audioresample before this element)", caps, model_rate));
                         return false;
                     }
                 };
@@ -1080,7 +1086,7 @@ impl ElementImpl for Audio2Landmarks {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let sink_caps = gst_audio::AudioCapsBuilder::new_interleaved()
-                .format(gst_audio::AUDIO_FORMAT_F32)
+                .format(SAMPLE_FORMAT)
                 .channels(1)
                 .build();
             vec![
