@@ -554,3 +554,39 @@ fn caps_say_f32le_and_big_endian_input_gives_the_same_frames() {
     assert_eq!(le.len(), 25);
     assert_eq!(le, be);
 }
+
+/// A model that fits the contract but fails in ONNX Runtime on every run: a stream error that
+/// names the model and ONNX Runtime's message, and FlowError::Error.
+#[test]
+fn inference_failure_is_a_stream_error_naming_the_model() {
+    let e = element("a2l_fails_at_run_time.onnx");
+    let bus = gst::Bus::new();
+    e.set_bus(Some(&bus));
+    let mut h = harness_for(&e);
+    let r = h.push(f32_buffer(
+        &speechish(RATE as usize, RATE),
+        Some(gst::ClockTime::ZERO),
+    ));
+    assert_eq!(r, Err(gst::FlowError::Error));
+    let err = bus
+        .iter()
+        .find(|m| matches!(m.view(), gst::MessageView::Error(_)))
+        .expect("an error message");
+    let gst::MessageView::Error(err) = err.view() else {
+        unreachable!()
+    };
+    assert!(
+        err.error().matches(gst::StreamError::Failed),
+        "{}",
+        err.error()
+    );
+    let text = err.error().to_string();
+    assert!(
+        text.contains(&model("a2l_fails_at_run_time.onnx")),
+        "{text}"
+    );
+    assert!(
+        text.contains("ONNX Runtime failed to run the model"),
+        "{text}"
+    );
+}

@@ -466,6 +466,20 @@ impl Audio2Landmarks {
         state.out.clear();
     }
 
+    /// A failed model run as a stream error naming the model and ONNX Runtime's message.
+    fn inference_error(&self, e: String) -> gst::ErrorMessage {
+        let model = self
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .model
+            .clone();
+        gst::error_msg!(
+            gst::StreamError::Failed,
+            ("model {} failed: {}", model.display(), e)
+        )
+    }
+
     /// Feeds samples (already checked) through the front end and the model.
     fn process(
         &self,
@@ -478,7 +492,7 @@ impl Audio2Landmarks {
         let feats = std::mem::take(&mut state.feats);
         let r = state.engine.run(&feats, n, &mut state.out);
         state.feats = feats;
-        r.map_err(|e| gst::error_msg!(gst::StreamError::Failed, ("{}", e)))?;
+        r.map_err(|e| self.inference_error(e))?;
         self.make_frames(state, list, false);
         Ok(())
     }
@@ -498,7 +512,7 @@ impl Audio2Landmarks {
         let feats = std::mem::take(&mut state.feats);
         let r = state.engine.run(&feats, n, &mut state.out);
         state.feats = feats;
-        r.map_err(|e| gst::error_msg!(gst::StreamError::Failed, ("{}", e)))?;
+        r.map_err(|e| self.inference_error(e))?;
         self.make_frames(state, list, true);
         Ok(())
     }

@@ -426,11 +426,12 @@ impl Landmarks2Face {
         id: &Identity,
         f: &LandmarkFrame,
         inbuf: &gst::BufferRef,
-    ) -> Result<Option<gst::Buffer>, gst::ErrorMessage> {
+    ) -> Result<Option<gst::Buffer>, (gst::FlowError, gst::ErrorMessage)> {
         let natural = self.natural_size(state, id);
         let reconfigure = self.srcpad.check_reconfigure();
         if reconfigure || state.output.is_none() || state.natural != Some(natural) {
-            self.negotiate(state, natural)?;
+            self.negotiate(state, natural)
+                .map_err(|m| (gst::FlowError::NotNegotiated, m))?;
         }
         let target = Self::retarget(id, f);
         let (mut frame, mut mask) = (
@@ -438,11 +439,26 @@ impl Landmarks2Face {
             std::mem::take(&mut state.mask),
         );
         let r = state.generator.run(id, &target, &mut frame, &mut mask);
-        let mode = self.settings.lock().unwrap_or_else(|e| e.into_inner()).mode;
+        let (mode, model) = {
+            let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+            (s.mode, s.model.clone())
+        };
         let out = state.output.as_mut().ok_or_else(|| {
-            gst::error_msg!(gst::CoreError::Negotiation, ("output not negotiated"))
+            let m = gst::error_msg!(gst::CoreError::Negotiation, ("output not negotiated"));
+            (gst::FlowError::NotNegotiated, m)
         })?;
-        let result = r.map_err(|e| gst::error_msg!(gst::StreamError::Failed, ("{}", e)));
+        // An inference failure is a stream error, not a negotiation one.
+        let result = r.map_err(|e| {
+            gst::error_msg!(
+                gst::StreamError::Failed,
+                (
+                    "model {} failed on the frame at {}: {}",
+                    model.display(),
+                    inbuf.pts().display(),
+                    e
+                )
+            )
+        });
         let flow_err = |what: &str| gst::error_msg!(gst::StreamError::Failed, ("{}", what));
         let outbuf = result.and_then(|_| {
             let mut outbuf = out
@@ -538,7 +554,7 @@ impl Landmarks2Face {
         });
         state.frame = frame;
         state.mask = mask;
-        outbuf.map(Some)
+        outbuf.map(Some).map_err(|m| (gst::FlowError::Error, m))
     }
 
     /// The landmark byte stream, cut anywhere: one frame per whole record.
@@ -625,10 +641,10 @@ impl Landmarks2Face {
             }
             match self.render(state, &id, &frame, &buffer) {
                 Ok(b) => b,
-                Err(msg) => {
+                Err((flow, msg)) => {
                     drop(guard);
                     self.post_error_message(msg);
-                    return Err(gst::FlowError::NotNegotiated);
+                    return Err(flow);
                 }
             }
         };
