@@ -4,9 +4,7 @@
 //! GStreamer elements that turn speech into a talking face.
 //!
 //! - `audio2landmarks`: speech in, one frame of 68 facial landmarks per video frame out.
-//! - `landmarks2face`: landmark frames and one portrait in, video of that person out.
 //! - `landmarksrender`: landmark frames drawn as video.
-//! - `facelandmarks`: video in, the landmark frames of the face in it out.
 
 use gst::glib;
 

@@ -374,6 +374,47 @@ fn out_of_range_landmarks_are_an_error() {
     }
 }
 
+/// A model that fits the contract but fails in ONNX Runtime on every run: a stream error that
+/// names the model and ONNX Runtime's message, and FlowError::Error (not NotNegotiated).
+#[test]
+fn inference_failure_is_a_stream_error_naming_the_model() {
+    init();
+    let m = model("l2f_fails_at_run_time.onnx");
+    let e = gst::ElementFactory::make("landmarks2face")
+        .property("model", &m)
+        .property("portrait", PORTRAIT)
+        .property("threads", 1u32)
+        .build()
+        .unwrap();
+    e.set_property_from_str("mode", "crop");
+    let bus = gst::Bus::new();
+    e.set_bus(Some(&bus));
+    let mut h = harness(&e, None);
+    assert_eq!(
+        h.push(lm_buffer(&LandmarkFrame::default(), 0)),
+        Err(gst::FlowError::Error)
+    );
+    let err = bus
+        .iter()
+        .find(|m| matches!(m.view(), gst::MessageView::Error(_)))
+        .expect("an error message");
+    let gst::MessageView::Error(err) = err.view() else {
+        unreachable!()
+    };
+    assert!(
+        err.error().matches(gst::StreamError::Failed),
+        "{}",
+        err.error()
+    );
+    let text = err.error().to_string();
+    assert!(text.contains(&m), "{text}");
+    assert!(
+        text.contains("ONNX Runtime failed to run the model"),
+        "{text}"
+    );
+    assert!(text.to_lowercase().contains("reshape"), "{text}");
+}
+
 #[test]
 fn any_model_that_fits_the_contract_runs() {
     // Another size (128), another crop, no mask: a model that returns its reference crop.
@@ -436,45 +477,4 @@ fn late_frames_are_dropped_under_qos() {
         h.pull().unwrap().pts(),
         Some(gst::ClockTime::from_mseconds(2400))
     );
-}
-
-/// A model that fits the contract but fails in ONNX Runtime on every run: a stream error that
-/// names the model and ONNX Runtime's message, and FlowError::Error (not NotNegotiated).
-#[test]
-fn inference_failure_is_a_stream_error_naming_the_model() {
-    init();
-    let m = model("l2f_fails_at_run_time.onnx");
-    let e = gst::ElementFactory::make("landmarks2face")
-        .property("model", &m)
-        .property("portrait", PORTRAIT)
-        .property("threads", 1u32)
-        .build()
-        .unwrap();
-    e.set_property_from_str("mode", "crop");
-    let bus = gst::Bus::new();
-    e.set_bus(Some(&bus));
-    let mut h = harness(&e, None);
-    assert_eq!(
-        h.push(lm_buffer(&LandmarkFrame::default(), 0)),
-        Err(gst::FlowError::Error)
-    );
-    let err = bus
-        .iter()
-        .find(|m| matches!(m.view(), gst::MessageView::Error(_)))
-        .expect("an error message");
-    let gst::MessageView::Error(err) = err.view() else {
-        unreachable!()
-    };
-    assert!(
-        err.error().matches(gst::StreamError::Failed),
-        "{}",
-        err.error()
-    );
-    let text = err.error().to_string();
-    assert!(text.contains(&m), "{text}");
-    assert!(
-        text.contains("ONNX Runtime failed to run the model"),
-        "{text}"
-    );
-    assert!(text.to_lowercase().contains("reshape"), "{text}");
 }
