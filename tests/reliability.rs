@@ -201,6 +201,12 @@ fn broken_models(real: &str) -> Vec<(&'static str, std::path::PathBuf)> {
         .collect()
 }
 
+/// The folder [`broken_models`] writes into.
+fn path_dir_of_broken_models() -> Option<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("tf-rel-models-{}", std::process::id()));
+    dir.exists().then_some(dir)
+}
+
 /// The error's first clause names the file and what is wrong with it, not the provider chain.
 fn check_first_clause(element: &str, kind: &str, path: &std::path::Path, msg: &str) {
     let lead = format!("{element}: model file {} ", path.display());
@@ -254,5 +260,8 @@ fn broken_model_files_are_reported_by_their_cause_first() {
         ))
         .expect_err("a broken model must fail");
         check_first_clause("landmarks2face", kind, &path, &msg);
+    }
+    if let Some(dir) = path_dir_of_broken_models() {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
