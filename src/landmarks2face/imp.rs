@@ -249,6 +249,8 @@ pub struct Landmarks2Face {
     portrait_hash: Mutex<Option<u64>>,
     portrait_info: Mutex<Option<gst_video::VideoInfo>>,
     provider: Mutex<Option<String>>,
+    /// Whole records out of the landmark byte stream, however it is cut.
+    records: Mutex<landmarks::RecordReader>,
 }
 
 fn src_template_caps() -> gst::Caps {
@@ -442,11 +444,12 @@ impl Landmarks2Face {
         id: &Identity,
         f: &LandmarkFrame,
         inbuf: &gst::BufferRef,
-    ) -> Result<Option<gst::Buffer>, gst::ErrorMessage> {
+    ) -> Result<Option<gst::Buffer>, (gst::FlowError, gst::ErrorMessage)> {
         let natural = self.natural_size(state, id);
         let reconfigure = self.srcpad.check_reconfigure();
         if reconfigure || state.output.is_none() || state.natural != Some(natural) {
-            self.negotiate(state, natural)?;
+            self.negotiate(state, natural)
+                .map_err(|m| (gst::FlowError::NotNegotiated, m))?;
         }
         let expression = self
             .settings
@@ -459,11 +462,26 @@ impl Landmarks2Face {
             std::mem::take(&mut state.mask),
         );
         let r = state.generator.run(id, &target, &mut frame, &mut mask);
-        let mode = self.settings.lock().unwrap_or_else(|e| e.into_inner()).mode;
+        let (mode, model) = {
+            let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+            (s.mode, s.model.clone())
+        };
         let out = state.output.as_mut().ok_or_else(|| {
-            gst::error_msg!(gst::CoreError::Negotiation, ("output not negotiated"))
+            let m = gst::error_msg!(gst::CoreError::Negotiation, ("output not negotiated"));
+            (gst::FlowError::NotNegotiated, m)
         })?;
-        let result = r.map_err(|e| gst::error_msg!(gst::StreamError::Failed, ("{}", e)));
+        // An inference failure is a stream error, not a negotiation one.
+        let result = r.map_err(|e| {
+            gst::error_msg!(
+                gst::StreamError::Failed,
+                (
+                    "model {} failed on the frame at {}: {}",
+                    model.display(),
+                    inbuf.pts().display(),
+                    e
+                )
+            )
+        });
         let flow_err = |what: &str| gst::error_msg!(gst::StreamError::Failed, ("{}", what));
         let outbuf = result.and_then(|_| {
             let mut outbuf = out
@@ -559,10 +577,27 @@ impl Landmarks2Face {
         });
         state.frame = frame;
         state.mask = mask;
-        outbuf.map(Some)
+        outbuf.map(Some).map_err(|m| (gst::FlowError::Error, m))
     }
 
+    /// The landmark byte stream, cut anywhere: one frame per whole record.
     fn sink_chain(
+        &self,
+        pad: &gst::Pad,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records.push(buffer);
+        while let Some(rec) = records.pop() {
+            // Not held while the frame goes downstream.
+            drop(records);
+            self.frame_chain(pad, rec)?;
+            records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn frame_chain(
         &self,
         _pad: &gst::Pad,
         buffer: gst::Buffer,
@@ -629,10 +664,10 @@ impl Landmarks2Face {
             }
             match self.render(state, &id, &frame, &buffer) {
                 Ok(b) => b,
-                Err(msg) => {
+                Err((flow, msg)) => {
                     drop(guard);
                     self.post_error_message(msg);
-                    return Err(gst::FlowError::NotNegotiated);
+                    return Err(flow);
                 }
             }
         };
@@ -644,6 +679,18 @@ impl Landmarks2Face {
 
     fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
         use gst::EventView;
+        let (event, left) = self
+            .records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .event(event);
+        if let Some(n) = left {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Format,
+                ("{}", landmarks::leftover_message(n))
+            );
+        }
         match event.view() {
             EventView::Caps(c) => {
                 let fps = c
@@ -1080,6 +1127,7 @@ impl ObjectSubclass for Landmarks2Face {
             portrait_hash: Mutex::new(None),
             portrait_info: Mutex::new(None),
             provider: Mutex::new(None),
+            records: Mutex::new(landmarks::RecordReader::new()),
         }
     }
 }
