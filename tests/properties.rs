@@ -154,8 +154,8 @@ proptest! {
         }
     }
 
-    /// Any front-end metadata: what validates makes a working extractor (sizes kept small: the
-    /// allowed maximum, n_fft 131072 with n_mels 65536, took 17 s to plan in a debug build).
+    /// Any front-end metadata: what validates makes a working extractor (sizes kept small; the
+    /// largest allowed front end is timed by `largest_front_end_starts_quickly` in src/features.rs).
     #[test]
     fn front_end_from_any_metadata(
         sample_rate in prop_oneof![0u32..400_000, Just(16000)],
