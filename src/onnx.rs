@@ -612,6 +612,12 @@ const SESSION_PROPERTIES: &[&str] = &[
 /// the provider in use once started), `tensorrt-cache-dir`, `tensorrt-fp16`, `threads` (its default
 /// given: the element's own [`SessionOptions`] default must agree).
 pub fn session_properties(default_threads: u32) -> Vec<glib::ParamSpec> {
+    session_properties_with(default_threads, true)
+}
+
+/// [`session_properties`] with the default of `tensorrt-fp16` given (false for models that carry
+/// a recurrent state, where half-precision rounding accumulates from frame to frame).
+pub fn session_properties_with(default_threads: u32, default_fp16: bool) -> Vec<glib::ParamSpec> {
     vec![
         glib::ParamSpecEnum::builder_with_default("execution-provider", ExecutionProvider::Auto)
             .nick("Execution provider")
@@ -632,7 +638,7 @@ pub fn session_properties(default_threads: u32) -> Vec<glib::ParamSpec> {
         glib::ParamSpecBoolean::builder("tensorrt-fp16")
             .nick("TensorRT fp16")
             .blurb("Build fp16 TensorRT engines where the device supports them")
-            .default_value(true)
+            .default_value(default_fp16)
             .mutable_ready()
             .build(),
         glib::ParamSpecUInt::builder("threads")
