@@ -230,7 +230,7 @@ impl ExecutionProvider {
 }
 
 /// How to open a model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionOptions {
     pub provider: ExecutionProvider,
     /// TensorRT engine cache folder.

@@ -634,3 +634,25 @@ fn two_faces_in_video_warn_once() {
     assert!(warnings[0].contains("found 2 faces"), "{warnings:?}");
     assert!(warnings[0].contains("face-index"), "{warnings:?}");
 }
+
+/// `model` is changeable in READY (mutable_ready): a model set there is the one used; here a
+/// missing one, which fails at READY→PAUSED naming it instead of being silently ignored.
+#[test]
+fn model_changed_in_ready_is_the_one_used() {
+    init();
+    let e = gst::ElementFactory::make("facelandmarks").build().unwrap();
+    e.set_state(gst::State::Ready).unwrap();
+    e.set_property("model", "/nonexistent/changed-in-ready.onnx");
+    let bus = gst::Bus::new();
+    e.set_bus(Some(&bus));
+    assert!(e.set_state(gst::State::Paused).is_err());
+    let err = bus
+        .iter()
+        .find_map(|m| match m.view() {
+            gst::MessageView::Error(e) => Some(e.error().to_string()),
+            _ => None,
+        })
+        .expect("an error message");
+    assert!(err.contains("/nonexistent/changed-in-ready.onnx"), "{err}");
+    e.set_state(gst::State::Null).unwrap();
+}

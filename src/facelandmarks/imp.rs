@@ -95,8 +95,31 @@ enum Backend {
     Dlib(Box<super::tracker::FaceTracker>, Vec<u8>),
 }
 
+/// What the models were opened with (a change made in READY reopens them at READY→PAUSED).
+#[derive(Debug, Clone, PartialEq)]
+struct Opened {
+    model: PathBuf,
+    detector: PathBuf,
+    #[cfg(feature = "dlib")]
+    dlib_model: Option<PathBuf>,
+    session: SessionOptions,
+}
+
+impl From<&Settings> for Opened {
+    fn from(s: &Settings) -> Opened {
+        Opened {
+            model: s.model.clone(),
+            detector: s.detector.clone(),
+            #[cfg(feature = "dlib")]
+            dlib_model: s.dlib_model.clone(),
+            session: s.session.clone(),
+        }
+    }
+}
+
 struct State {
     backend: Backend,
+    opened_with: Opened,
     canon: Canonicalizer,
     /// The several-faces warning was posted in this stream.
     crowd_warned: bool,
@@ -463,6 +486,7 @@ impl FaceLandmarks {
             *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = Some("dlib".into());
             *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
                 backend: Backend::Dlib(Box::new(super::tracker::FaceTracker::new(lm)), Vec::new()),
+                opened_with: Opened::from(&s),
                 canon: Canonicalizer::new(),
                 crowd_warned: false,
                 info: None,
@@ -492,6 +516,7 @@ impl FaceLandmarks {
         *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = Some(pl.nick().to_string());
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
             backend: Backend::Onnx(Box::new(Tracker::new(analyzer))),
+            opened_with: Opened::from(&s),
             canon: Canonicalizer::new(),
             crowd_warned: false,
             info: None,
@@ -711,7 +736,17 @@ impl ElementImpl for FaceLandmarks {
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         gst::trace!(CAT, imp = self, "changing state {:?}", transition);
-        if transition == gst::StateChange::NullToReady {
+        // The models are opened at NULL→READY; a change of them (or of the session properties)
+        // made in READY reopens them at READY→PAUSED.
+        let reopen = transition == gst::StateChange::ReadyToPaused && {
+            let want = Opened::from(&*self.settings.lock().unwrap_or_else(|e| e.into_inner()));
+            self.state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_some_and(|st| st.opened_with != want)
+        };
+        if transition == gst::StateChange::NullToReady || reopen {
             if let Err(msg) = self.start() {
                 self.post_error_message(msg);
                 return Err(gst::StateChangeError);
