@@ -215,9 +215,10 @@ fn every_format_negotiates_and_fills_the_frame() {
         assert_eq!(corner[order[0]], 0x20, "{fmt} red");
         assert_eq!(corner[order[1]], 0x40, "{fmt} green");
         assert_eq!(corner[order[2]], 0x60, "{fmt} blue");
-        if order[3] != 9 {
-            let want = if fmt.contains('x') { 0xff } else { 0x80 };
-            assert_eq!(corner[order[3]], want, "{fmt} alpha or padding");
+        // Alpha carried through; the padding byte of the x formats is unspecified in GStreamer
+        // (gst_video's converter copies it from alpha on its fast path), so not checked.
+        if order[3] != 9 && !fmt.contains('x') {
+            assert_eq!(corner[order[3]], 0x80, "{fmt} alpha");
         }
     }
 }

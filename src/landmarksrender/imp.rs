@@ -6,7 +6,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 
-use super::render::{Canvas, Style, FORMATS};
+use super::render::{Canvas, Style, Writer, FORMATS};
 use crate::landmarks::{self, LandmarkFrame, RecordReader};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -44,8 +44,8 @@ impl Default for Settings {
 
 /// What set_caps prepares.
 struct State {
-    info: gst_video::VideoInfo,
     canvas: Canvas,
+    writer: Writer,
 }
 
 #[derive(Default)]
@@ -342,7 +342,11 @@ impl BaseTransformImpl for LandmarksRender {
             }
             _ => Canvas::new(info.width() as usize, info.height() as usize),
         };
-        *state = Some(State { info, canvas });
+        let writer = Writer::new(&info).map_err(|e| gst::loggable_error!(CAT, "{}", e))?;
+        *state = Some(State {
+            canvas,
+            writer,
+        });
         Ok(())
     }
 
@@ -403,16 +407,8 @@ impl BaseTransformImpl for LandmarksRender {
             background: settings.background,
         };
         state.canvas.render(&frame, &style);
-        let mut vframe = gst_video::VideoFrameRef::from_buffer_ref_writable(outbuf, &state.info)
-            .map_err(|_| {
-                gst::element_imp_error!(
-                    self,
-                    gst::StreamError::Failed,
-                    ("cannot map the output buffer as a video frame")
-                );
-                gst::FlowError::Error
-            })?;
-        state.canvas.write_frame(&mut vframe).map_err(|e| {
+        let State { canvas, writer, .. } = state;
+        writer.write(canvas, outbuf).map_err(|e| {
             gst::element_imp_error!(self, gst::StreamError::Failed, ("{}", e));
             gst::FlowError::Error
         })?;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Drawing of landmark frames into an RGBA scratch image, and its conversion to the negotiated
-//! video format.
+//! video format (gst_video's converter for every format but RGBA).
 //!
 //! The canvas is allocated once per caps and reused for every frame; drawing and conversion
 //! allocate nothing.
@@ -9,7 +9,7 @@ use gst_video::prelude::*;
 
 use crate::landmarks::{LandmarkFrame, CONTOURS, FLAG_SPEECH};
 
-/// Output formats the element writes itself.
+/// Output formats offered (drawn in RGBA, converted by gst_video for the others).
 pub const FORMATS: &[gst_video::VideoFormat] = &[
     gst_video::VideoFormat::Rgba,
     gst_video::VideoFormat::Bgra,
@@ -219,135 +219,102 @@ impl Canvas {
         });
     }
 
-    /// Writes the canvas into a mapped video frame of the same size in one of [`FORMATS`].
-    pub fn write_frame(
-        &self,
-        frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
-    ) -> Result<(), String> {
-        if frame.width() as usize != self.width || frame.height() as usize != self.height {
-            return Err(format!(
-                "output frame is {}x{}, the canvas {}x{}",
-                frame.width(),
-                frame.height(),
-                self.width,
-                self.height
-            ));
+    /// The canvas as tightly packed RGBA bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.px.as_flattened()
+    }
+}
+
+/// The canvas into the negotiated video frame: RGBA is copied row by row; every other format
+/// goes through gst_video's converter (colour matrix, range and chroma siting from the caps).
+pub struct Writer {
+    out: gst_video::VideoInfo,
+    rgba: gst_video::VideoInfo,
+    converter: Option<gst_video::VideoConverter>,
+    scratch: Option<gst::Buffer>,
+}
+
+impl Writer {
+    pub fn new(out: &gst_video::VideoInfo) -> Result<Writer, String> {
+        if !FORMATS.contains(&out.format()) {
+            return Err(format!("output format {:?} is not supported", out.format()));
         }
-        use gst_video::VideoFormat as F;
-        // Byte positions of R, G, B and of alpha (or padding, written opaque) in a pixel.
-        let (order, alpha, bpp): ([usize; 3], Option<usize>, usize) = match frame.format() {
-            F::Rgba => ([0, 1, 2], Some(3), 4),
-            F::Bgra => ([2, 1, 0], Some(3), 4),
-            F::Argb => ([1, 2, 3], Some(0), 4),
-            F::Abgr => ([3, 2, 1], Some(0), 4),
-            F::Rgbx => ([0, 1, 2], None, 4),
-            F::Bgrx => ([2, 1, 0], None, 4),
-            F::Xrgb => ([1, 2, 3], None, 4),
-            F::Xbgr => ([3, 2, 1], None, 4),
-            F::Rgb => ([0, 1, 2], None, 3),
-            F::Bgr => ([2, 1, 0], None, 3),
-            F::I420 => return self.write_i420(frame),
-            other => return Err(format!("output format {other:?} is not supported")),
-        };
-        let stride = frame.plane_stride()[0] as usize;
-        let data = frame
-            .plane_data_mut(0)
-            .map_err(|e| format!("cannot map the output plane: {e}"))?;
-        let w = self.width;
-        for (y, src) in self.px.chunks_exact(w.max(1)).enumerate() {
-            let Some(row) = data.get_mut(y * stride..y * stride + w * bpp) else {
-                return Err("output plane is smaller than the frame".into());
-            };
-            for (d, s) in row.chunks_exact_mut(bpp).zip(src) {
-                if bpp == 4 {
-                    d[0] = 0xff;
-                    d[1] = 0xff;
-                    d[2] = 0xff;
-                    d[3] = 0xff;
-                }
-                d[order[0]] = s[0];
-                d[order[1]] = s[1];
-                d[order[2]] = s[2];
-                if let Some(a) = alpha {
-                    d[a] = s[3];
-                }
-            }
+        let rgba =
+            gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgba, out.width(), out.height())
+                .fps(out.fps())
+                .par(out.par())
+                .build()
+                .map_err(|e| format!("cannot describe the RGBA canvas: {e}"))?;
+        if out.format() == gst_video::VideoFormat::Rgba {
+            return Ok(Writer {
+                out: out.clone(),
+                rgba,
+                converter: None,
+                scratch: None,
+            });
         }
-        Ok(())
+        let mut cfg = gst_video::VideoConverterConfig::new();
+        cfg.set_threads(1);
+        let converter = gst_video::VideoConverter::new(&rgba, out, Some(cfg))
+            .map_err(|e| format!("cannot convert RGBA to {:?}: {e}", out.format()))?;
+        let scratch = gst::Buffer::with_size(rgba.size())
+            .map_err(|e| format!("cannot allocate the RGBA canvas frame: {e}"))?;
+        Ok(Writer {
+            out: out.clone(),
+            rgba,
+            converter: Some(converter),
+            scratch: Some(scratch),
+        })
     }
 
-    fn write_i420(
-        &self,
-        frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
-    ) -> Result<(), String> {
-        let colorimetry = frame.info().colorimetry();
-        let (kr, kb) = match colorimetry.matrix() {
-            gst_video::VideoColorMatrix::Bt709 => (0.2126f32, 0.0722f32),
-            gst_video::VideoColorMatrix::Bt2020 => (0.2627, 0.0593),
-            gst_video::VideoColorMatrix::Smpte240m => (0.212, 0.087),
-            gst_video::VideoColorMatrix::Fcc => (0.30, 0.11),
-            _ => (0.299, 0.114),
-        };
-        let full = colorimetry.range() == gst_video::VideoColorRange::Range0_255;
-        let (yo, ys, cs) = if full {
-            (0.0f32, 255.0f32, 255.0f32)
-        } else {
-            (16.0, 219.0, 224.0)
-        };
-        let kg = 1.0 - kr - kb;
-        let luma = |p: &[u8; 4]| (kr * p[0] as f32 + kg * p[1] as f32 + kb * p[2] as f32) / 255.0;
-        let (w, h) = (self.width, self.height);
-        let strides = [
-            frame.plane_stride()[0] as usize,
-            frame.plane_stride()[1] as usize,
-            frame.plane_stride()[2] as usize,
-        ];
+    /// Writes `canvas` (of the output's size) into `outbuf`.
+    pub fn write(&mut self, canvas: &Canvas, outbuf: &mut gst::BufferRef) -> Result<(), String> {
+        if canvas.width() != self.out.width() as usize
+            || canvas.height() != self.out.height() as usize
         {
-            let yplane = frame
-                .plane_data_mut(0)
-                .map_err(|e| format!("cannot map the Y plane: {e}"))?;
-            for (y, src) in self.px.chunks_exact(w.max(1)).enumerate() {
-                let Some(row) = yplane.get_mut(y * strides[0]..y * strides[0] + w) else {
-                    return Err("Y plane is smaller than the frame".into());
-                };
-                for (d, s) in row.iter_mut().zip(src) {
-                    *d = (yo + ys * luma(s) + 0.5).clamp(0.0, 255.0) as u8;
-                }
-            }
+            return Err(format!(
+                "output frame is {}x{}, the canvas {}x{}",
+                self.out.width(),
+                self.out.height(),
+                canvas.width(),
+                canvas.height()
+            ));
         }
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        for (plane, is_cr) in [(1u32, false), (2u32, true)] {
-            let stride = strides[plane as usize];
-            let data = frame
-                .plane_data_mut(plane)
-                .map_err(|e| format!("cannot map chroma plane {plane}: {e}"))?;
-            for cy in 0..ch {
-                let Some(row) = data.get_mut(cy * stride..cy * stride + cw) else {
-                    return Err("chroma plane is smaller than the frame".into());
-                };
-                for (cx, d) in row.iter_mut().enumerate() {
-                    // Average of the 2x2 block (clipped at odd edges).
-                    let (mut sum, mut n) = (0f32, 0f32);
-                    for y in 2 * cy..(2 * cy + 2).min(h) {
-                        for x in 2 * cx..(2 * cx + 2).min(w) {
-                            let p = &self.px[y * w + x];
-                            let l = luma(p);
-                            let c = if is_cr {
-                                (p[0] as f32 / 255.0 - l) / (2.0 * (1.0 - kr))
-                            } else {
-                                (p[2] as f32 / 255.0 - l) / (2.0 * (1.0 - kb))
-                            };
-                            sum += c;
-                            n += 1.0;
-                        }
-                    }
-                    let c = if n > 0.0 { sum / n } else { 0.0 };
-                    *d = (128.0 + cs * c + 0.5).clamp(0.0, 255.0) as u8;
-                }
+        let mut dst = gst_video::VideoFrameRef::from_buffer_ref_writable(outbuf, &self.out)
+            .map_err(|_| "cannot map the output buffer as a video frame".to_string())?;
+        match (&self.converter, &mut self.scratch) {
+            (Some(conv), Some(scratch)) => {
+                let mut src = gst_video::VideoFrameRef::from_buffer_ref_writable(
+                    scratch.make_mut(),
+                    &self.rgba,
+                )
+                .map_err(|_| "cannot map the RGBA canvas frame".to_string())?;
+                copy_rows(canvas, &mut src)?;
+                conv.frame_ref(&src, &mut dst);
+                Ok(())
             }
+            _ => copy_rows(canvas, &mut dst),
         }
-        Ok(())
     }
+}
+
+/// Copies the canvas into an RGBA frame of its size, row by row (the frame may be padded).
+fn copy_rows(
+    canvas: &Canvas,
+    frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+) -> Result<(), String> {
+    let stride = frame.plane_stride()[0] as usize;
+    let row = canvas.width() * 4;
+    let data = frame
+        .plane_data_mut(0)
+        .map_err(|e| format!("cannot map the output plane: {e}"))?;
+    for (y, src) in canvas.bytes().chunks_exact(row.max(1)).enumerate() {
+        let Some(d) = data.get_mut(y * stride..y * stride + row) else {
+            return Err("output plane is smaller than the frame".into());
+        };
+        d.copy_from_slice(src);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
