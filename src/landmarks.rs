@@ -125,9 +125,19 @@ impl Default for LandmarkFrame {
     }
 }
 
-fn f32_at(b: &[u8], i: usize) -> f32 {
-    f32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+/// The record's layout (docs/landmark-stream.md) in the host's byte order: 144 32-bit words, read
+/// from and written to little-endian bytes word by word.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Record {
+    points: [[f32; 2]; N_POINTS],
+    pose: [f32; 6],
+    confidence: f32,
+    flags: u32,
 }
+
+const WORDS: usize = RECORD_SIZE / 4;
+const _: () = assert!(std::mem::size_of::<Record>() == RECORD_SIZE);
 
 impl LandmarkFrame {
     /// Reads a record; checks its size and that every value is finite.
@@ -135,22 +145,13 @@ impl LandmarkFrame {
         if b.len() != RECORD_SIZE {
             return Err(FormatError::Size(b.len()));
         }
-        let mut points = [[0f32; 2]; N_POINTS];
-        for (i, p) in points.iter_mut().enumerate() {
-            p[0] = f32_at(b, i * 8);
-            p[1] = f32_at(b, i * 8 + 4);
-        }
-        let mut pose = [0f32; 6];
-        for (i, v) in pose.iter_mut().enumerate() {
-            *v = f32_at(b, 544 + i * 4);
-        }
-        let confidence = f32_at(b, 568);
-        let flags = u32::from_le_bytes([b[572], b[573], b[574], b[575]]);
+        let words: [u32; WORDS] = bytemuck::pod_read_unaligned(b);
+        let r: Record = bytemuck::cast(words.map(u32::from_le));
         let frame = LandmarkFrame {
-            points,
-            pose,
-            confidence,
-            flags,
+            points: r.points,
+            pose: r.pose,
+            confidence: r.confidence,
+            flags: r.flags,
         };
         frame.validate()?;
         Ok(frame)
@@ -208,15 +209,14 @@ impl LandmarkFrame {
         if b.len() != RECORD_SIZE {
             return Err(FormatError::Size(b.len()));
         }
-        for (i, p) in self.points.iter().enumerate() {
-            b[i * 8..i * 8 + 4].copy_from_slice(&p[0].to_le_bytes());
-            b[i * 8 + 4..i * 8 + 8].copy_from_slice(&p[1].to_le_bytes());
-        }
-        for (i, v) in self.pose.iter().enumerate() {
-            b[544 + i * 4..548 + i * 4].copy_from_slice(&v.to_le_bytes());
-        }
-        b[568..572].copy_from_slice(&self.confidence.to_le_bytes());
-        b[572..576].copy_from_slice(&self.flags.to_le_bytes());
+        let r = Record {
+            points: self.points,
+            pose: self.pose,
+            confidence: self.confidence,
+            flags: self.flags,
+        };
+        let words: [u32; WORDS] = bytemuck::cast(r);
+        b.copy_from_slice(bytemuck::bytes_of(&words.map(u32::to_le)));
         Ok(())
     }
 
