@@ -26,11 +26,14 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod composite;
+mod generator;
 mod identity;
 mod imp;
+mod retarget;
 
 glib::wrapper! {
-    pub struct Landmarks2Face(ObjectSubclass<imp::Landmarks2Face>) @extends gst::Element, gst::Object;
+    pub struct Landmarks2Face(ObjectSubclass<imp::Landmarks2Face>) @extends gst_base::Aggregator, gst::Element, gst::Object;
 }
 
 /// What the element outputs.
