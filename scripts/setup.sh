@@ -55,14 +55,17 @@ if [ "$build" = 1 ]; then
     cargo build --quiet
   fi
   # Install the plugin into the user's GStreamer plugin folder so gst-launch finds it without variables.
+  # Copied under a temporary name and renamed (scripts/install-file.sh): a pipeline running the
+  # installed plugin keeps its copy.
+  . scripts/install-file.sh
   plugdir="${XDG_DATA_HOME:-$HOME/.local/share}/gstreamer-1.0/plugins"
   mkdir -p "$plugdir"
-  cp -f "target/$profile/libgsttalkingface.so" "$plugdir/"
+  install_file "${CARGO_TARGET_DIR:-target}/$profile/libgsttalkingface.so" "$plugdir"
   # The default models, where the installed plugin looks for them.
   modeldir="${XDG_DATA_HOME:-$HOME/.local/share}/talkingface/models"
   mkdir -p "$modeldir"
   for m in models/*.onnx; do
-    if [ -f "$m" ]; then cp -f "$m" "$modeldir/"; fi
+    if [ -f "$m" ]; then install_file "$m" "$modeldir"; fi
   done
   echo "setup: plugin installed in $plugdir, models in $modeldir"
 fi

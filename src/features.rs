@@ -75,17 +75,25 @@ impl FeatureConfig {
         if self.hop_length == 0 || self.hop_length > self.sample_rate as usize {
             return Err(format!("hop_length {} is out of range", self.hop_length));
         }
-        if self.win_length == 0 || self.win_length > 1 << 16 {
-            return Err(format!("win_length {} is out of range", self.win_length));
-        }
-        if self.n_fft < self.win_length || self.n_fft > 1 << 17 {
+        // Bounds that keep the front end's set-up (mel filters: n_mels x n_fft / 2) to
+        // milliseconds: a speech front end needs far less (the default model: 400 / 512 / 80).
+        if self.win_length == 0 || self.win_length > MAX_FFT {
             return Err(format!(
-                "n_fft {} must be at least win_length {} (and at most 131072)",
+                "win_length {} is out of range (1 to {MAX_FFT})",
+                self.win_length
+            ));
+        }
+        if self.n_fft < self.win_length || self.n_fft > MAX_FFT {
+            return Err(format!(
+                "n_fft {} must be at least win_length {} (and at most {MAX_FFT})",
                 self.n_fft, self.win_length
             ));
         }
-        if self.n_mels == 0 || self.n_mels > self.n_fft / 2 {
-            return Err(format!("n_mels {} is out of range", self.n_mels));
+        if self.n_mels == 0 || self.n_mels > self.n_fft / 2 || self.n_mels > MAX_MELS {
+            return Err(format!(
+                "n_mels {} is out of range (1 to n_fft / 2, at most {MAX_MELS})",
+                self.n_mels
+            ));
         }
         let nyq = self.sample_rate as f64 / 2.0;
         if !(self.fmin >= 0.0 && self.fmin < self.fmax && self.fmax <= nyq + 1e-6) {
@@ -107,6 +115,11 @@ impl FeatureConfig {
         (self.window_offset() + self.win_length as i64 - self.hop_length as i64).max(0) as usize
     }
 }
+
+/// Largest analysis window and FFT a model may ask for (0.34 s at 48 kHz).
+pub const MAX_FFT: usize = 1 << 14;
+/// Most mel bands a model may ask for.
+pub const MAX_MELS: usize = 512;
 
 fn hz_to_mel(f: f64) -> f64 {
     2595.0 * (1.0 + f / 700.0).log10()

@@ -57,7 +57,26 @@ pub enum FormatError {
     Size(usize),
     /// A value is NaN or infinite.
     NotFinite(&'static str),
+    /// A finite value outside its field's range (the field named, e.g. "point 12 y").
+    OutOfRange {
+        field: String,
+        value: f32,
+        range: &'static str,
+    },
+    /// Flag bits that have no meaning yet are set.
+    UndefinedFlags(u32),
 }
+
+/// Coordinates of points (canonical units; the face itself spans about 0..1).
+pub const POINT_RANGE: f32 = 10.0;
+/// Roll, yaw and pitch (radians).
+pub const ANGLE_RANGE: f32 = 2.0 * std::f32::consts::PI;
+/// tx and ty (canonical units).
+pub const SHIFT_RANGE: f32 = 10.0;
+/// ln(scale).
+pub const LN_SCALE_RANGE: f32 = 5.0;
+/// The flag bits defined so far.
+pub const FLAGS_DEFINED: u32 = FLAG_SPEECH | FLAG_BLINK;
 
 impl std::fmt::Display for FormatError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,6 +86,28 @@ impl std::fmt::Display for FormatError {
                 "landmark buffer has {n} bytes, a {LAYOUT} record has {RECORD_SIZE}"
             ),
             FormatError::NotFinite(what) => write!(f, "landmark record has a non-finite {what}"),
+            FormatError::OutOfRange {
+                field,
+                value,
+                range,
+            } => {
+                // Plain for ordinary numbers, exponent form for huge ones.
+                let v = if value.abs() >= 1e6 {
+                    format!("{value:e}")
+                } else {
+                    format!("{value}")
+                };
+                write!(
+                    f,
+                    "landmark record has {field} = {v}, outside its range {range}"
+                )
+            }
+            FormatError::UndefinedFlags(flags) => write!(
+                f,
+                "landmark record has flags {flags:#010x} with undefined bits {:#010x} set \
+                 (only bit 0, speech, and bit 1, blink, are defined)",
+                flags & !FLAGS_DEFINED
+            ),
         }
     }
 }
@@ -115,7 +156,9 @@ impl LandmarkFrame {
         Ok(frame)
     }
 
-    /// Checks that every value is finite.
+    /// Checks that every value is finite and within its field's range (generous bounds that only
+    /// nonsense exceeds: points and tx, ty within ±10 canonical units, angles within ±2π, ln(scale)
+    /// within ±5, confidence in [0, 1]) and that no undefined flag bit is set.
     pub fn validate(&self) -> Result<(), FormatError> {
         if !self.points.iter().flatten().all(|v| v.is_finite()) {
             return Err(FormatError::NotFinite("point"));
@@ -125,6 +168,37 @@ impl LandmarkFrame {
         }
         if !self.confidence.is_finite() {
             return Err(FormatError::NotFinite("confidence"));
+        }
+        let out = |field: String, value: f32, range: &'static str| FormatError::OutOfRange {
+            field,
+            value,
+            range,
+        };
+        for (i, p) in self.points.iter().enumerate() {
+            for (k, axis) in ["x", "y"].iter().enumerate() {
+                if p[k].abs() > POINT_RANGE {
+                    return Err(out(format!("point {i} {axis}"), p[k], "[-10, 10]"));
+                }
+            }
+        }
+        const POSE: [(&str, f32, &str); 6] = [
+            ("roll", ANGLE_RANGE, "[-2π, 2π] radians"),
+            ("yaw", ANGLE_RANGE, "[-2π, 2π] radians"),
+            ("pitch", ANGLE_RANGE, "[-2π, 2π] radians"),
+            ("tx", SHIFT_RANGE, "[-10, 10]"),
+            ("ty", SHIFT_RANGE, "[-10, 10]"),
+            ("ln(scale)", LN_SCALE_RANGE, "[-5, 5]"),
+        ];
+        for (v, (name, limit, range)) in self.pose.iter().zip(POSE) {
+            if v.abs() > limit {
+                return Err(out(format!("pose {name}"), *v, range));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.confidence) {
+            return Err(out("confidence".into(), self.confidence, "[0, 1]"));
+        }
+        if self.flags & !FLAGS_DEFINED != 0 {
+            return Err(FormatError::UndefinedFlags(self.flags));
         }
         Ok(())
     }
@@ -162,6 +236,178 @@ impl LandmarkFrame {
         }
         out
     }
+}
+
+/// Whole records out of a landmark byte stream cut anywhere: `filesrc`'s 4096-byte blocks, one
+/// byte at a time, several records per buffer. Every consumer of the stream reads it through this.
+///
+/// Timestamps: a record that starts at the first byte of a buffer carrying a PTS takes that PTS
+/// (and the buffer's offset as its frame number, where it has one); any other record is the
+/// previous one plus one frame of the caps' frame rate, counted from the last record with its own
+/// PTS, or from the segment start: frame n = start + n * duration, computed exactly.
+#[derive(Debug, Default)]
+pub struct RecordReader {
+    adapter: gst_base::UniqueAdapter,
+    fps: Option<gst::Fraction>,
+    segment_start: Option<gst::ClockTime>,
+    /// Time of the last record with its own PTS (or the segment start), and records since.
+    base: Option<gst::ClockTime>,
+    since_base: u64,
+    /// Frame number of the next record.
+    next_offset: u64,
+    /// The next record follows a discontinuity.
+    discont: bool,
+}
+
+impl RecordReader {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes waiting for the rest of their record.
+    pub fn pending(&self) -> usize {
+        self.adapter.available()
+    }
+
+    /// The frame rate records without a PTS are spaced by.
+    pub fn set_framerate(&mut self, fps: Option<gst::Fraction>) {
+        self.fps = fps.filter(|f| f.numer() > 0 && f.denom() > 0);
+    }
+
+    /// Forgets buffered bytes and the timeline (flush, stop).
+    pub fn reset(&mut self) {
+        self.adapter.clear();
+        self.base = None;
+        self.since_base = 0;
+        self.next_offset = 0;
+        self.discont = true;
+    }
+
+    /// Takes the parts of an event it needs: the frame rate of the caps, the segment start,
+    /// flushes. A segment in bytes (`filesrc`) is replaced by the same span in time, so that
+    /// downstream gets timestamps it can use. On EOS the bytes left over that do not make a whole
+    /// record are dropped and their number returned; the caller warns about them.
+    pub fn event(&mut self, event: gst::Event) -> (gst::Event, Option<usize>) {
+        match event.view() {
+            gst::EventView::Caps(c) => {
+                let fps = c
+                    .caps()
+                    .structure(0)
+                    .and_then(|s| s.get::<gst::Fraction>("framerate").ok());
+                self.set_framerate(fps);
+            }
+            gst::EventView::Segment(s) => {
+                self.base = None;
+                self.since_base = 0;
+                if let Some(seg) = s.segment().downcast_ref::<gst::ClockTime>() {
+                    self.segment_start = seg.start();
+                } else if let Some(seg) = s.segment().downcast_ref::<gst::format::Bytes>() {
+                    let at = |b: Option<gst::format::Bytes>| {
+                        b.and_then(|b| self.frames(*b / RECORD_SIZE as u64))
+                    };
+                    let start = at(seg.start()).unwrap_or(gst::ClockTime::ZERO);
+                    let mut time = gst::FormattedSegment::<gst::ClockTime>::new();
+                    time.set_start(start);
+                    time.set_time(start);
+                    time.set_position(start);
+                    time.set_stop(at(seg.stop()));
+                    time.set_rate(seg.rate());
+                    time.set_applied_rate(seg.applied_rate());
+                    time.set_flags(seg.flags());
+                    self.segment_start = Some(start);
+                    let ev = gst::event::Segment::builder(&time)
+                        .seqnum(event.seqnum())
+                        .build();
+                    return (ev, None);
+                }
+            }
+            gst::EventView::FlushStop(_) | gst::EventView::StreamStart(_) => self.reset(),
+            gst::EventView::Eos(_) => {
+                let left = self.adapter.available();
+                self.adapter.clear();
+                return (event, (left > 0).then_some(left));
+            }
+            _ => {}
+        }
+        (event, None)
+    }
+
+    /// Adds a buffer of the byte stream.
+    pub fn push(&mut self, buffer: gst::Buffer) {
+        if buffer.flags().contains(gst::BufferFlags::DISCONT) {
+            self.discont = true;
+        }
+        self.adapter.push(buffer);
+    }
+
+    /// `n` frames as time at the frame rate, exactly (None without a frame rate).
+    fn frames(&self, n: u64) -> Option<gst::ClockTime> {
+        let fps = self.fps?;
+        use gst::prelude::MulDiv;
+        gst::ClockTime::SECOND.mul_div_floor(n * fps.denom() as u64, fps.numer() as u64)
+    }
+
+    /// The next whole record as a buffer of [`RECORD_SIZE`] bytes with its PTS, duration and
+    /// frame number set; None until enough bytes have come.
+    pub fn pop(&mut self) -> Option<gst::Buffer> {
+        if self.adapter.available() < RECORD_SIZE {
+            return None;
+        }
+        let (pts, distance) = self.adapter.prev_pts_at_offset(0);
+        let own = pts.filter(|_| distance == 0);
+        let mut rec = self.adapter.take_buffer(RECORD_SIZE).ok()?;
+        // GST_BUFFER_OFFSET_NONE is u64::MAX.
+        let upstream_offset = rec.offset();
+        let upstream_duration = rec.duration();
+        let (pts, duration, offset) = match own {
+            Some(t) => {
+                self.base = Some(t);
+                self.since_base = 0;
+                let offset = if upstream_offset != u64::MAX {
+                    upstream_offset
+                } else {
+                    self.next_offset
+                };
+                let d = upstream_duration.or(self.frames(1));
+                (Some(t), d, offset)
+            }
+            None => {
+                let base = self
+                    .base
+                    .or(self.segment_start)
+                    .unwrap_or(gst::ClockTime::ZERO);
+                self.base = Some(base);
+                let t0 = self.frames(self.since_base);
+                let t1 = self.frames(self.since_base + 1);
+                let pts = t0.map(|t| base + t);
+                let d = t0.zip(t1).map(|(a, b)| b - a);
+                (pts, d, self.next_offset)
+            }
+        };
+        self.since_base += 1;
+        self.next_offset = offset + 1;
+        let discont = std::mem::take(&mut self.discont);
+        let r = rec.make_mut();
+        r.set_pts(pts);
+        r.set_dts(None::<gst::ClockTime>);
+        r.set_duration(duration);
+        r.set_offset(offset);
+        r.set_offset_end(offset + 1);
+        if discont {
+            r.set_flags(gst::BufferFlags::DISCONT);
+        } else {
+            r.unset_flags(gst::BufferFlags::DISCONT);
+        }
+        Some(rec)
+    }
+}
+
+/// The warning for a stream that ends inside a record.
+pub fn leftover_message(bytes: usize) -> String {
+    format!(
+        "landmark stream ended with {bytes} bytes left over, not a whole {RECORD_SIZE}-byte \
+         {LAYOUT} record: dropped"
+    )
 }
 
 /// Centre of rotation and scaling of the pose: the middle of the canonical unit square.
@@ -259,6 +505,48 @@ mod tests {
             LandmarkFrame::from_bytes(&bad),
             Err(FormatError::NotFinite("point"))
         );
+    }
+
+    #[test]
+    fn nonsense_values_are_refused_by_name() {
+        let good = LandmarkFrame::default();
+        let check = |f: LandmarkFrame, field: &str, value: &str| {
+            let e = LandmarkFrame::from_bytes(&f.to_bytes()).unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains(field), "{text}");
+            assert!(text.contains(value), "{text}");
+        };
+        let mut f = good;
+        f.points[12][1] = 3e38;
+        check(f, "point 12 y", "3e38");
+        let mut f = good;
+        f.points[0][0] = -10.5;
+        check(f, "point 0 x", "-10.5");
+        let mut f = good;
+        f.pose[1] = 7.0;
+        check(f, "pose yaw", "= 7,");
+        let mut f = good;
+        f.pose[4] = -20.0;
+        check(f, "pose ty", "-20");
+        let mut f = good;
+        f.pose[5] = 6.0;
+        check(f, "pose ln(scale)", "= 6,");
+        let mut f = good;
+        f.confidence = -1e25;
+        check(f, "confidence", "-1e25");
+        let mut f = good;
+        f.confidence = 1.5;
+        check(f, "confidence", "1.5");
+        let mut f = good;
+        f.flags = FLAG_SPEECH | 0x100;
+        check(f, "undefined bits 0x00000100", "0x00000101");
+        // The edges are inside.
+        let mut f = good;
+        f.points[3] = [10.0, -10.0];
+        f.pose = [2.0 * std::f32::consts::PI, -6.0, 6.0, 10.0, -10.0, 5.0];
+        f.confidence = 0.0;
+        f.flags = FLAG_SPEECH | FLAG_BLINK;
+        assert_eq!(LandmarkFrame::from_bytes(&f.to_bytes()), Ok(f));
     }
 
     #[test]

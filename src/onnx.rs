@@ -341,6 +341,151 @@ fn open_with(
     b.commit_from_file(path).map_err(|e| e.to_string())
 }
 
+/// A value of `talkingface.*` metadata (`meta` holds the keys without the prefix), or an error
+/// naming the missing key.
+pub fn meta_str<'a>(meta: &'a BTreeMap<String, String>, key: &str) -> Result<&'a str, String> {
+    meta.get(key)
+        .map(String::as_str)
+        .ok_or_else(|| format!("model metadata lacks the key {META_PREFIX}{key}"))
+}
+
+/// A metadata value parsed as `T` (surrounding blanks ignored), or an error naming the key and
+/// the value.
+pub fn meta_parse<T: std::str::FromStr>(
+    meta: &BTreeMap<String, String>,
+    key: &str,
+) -> Result<T, String> {
+    let v = meta_str(meta, key)?;
+    v.trim()
+        .parse()
+        .map_err(|_| format!("model metadata {META_PREFIX}{key} = {v:?} is not a valid number"))
+}
+
+/// Checks the keys common to every model: kind, version (1) and a description.
+pub fn check_kind(meta: &BTreeMap<String, String>, kind: &str) -> Result<(), String> {
+    let k = meta_str(meta, "kind")?;
+    if k != kind {
+        return Err(format!(
+            "model is of kind {k:?} ({META_PREFIX}kind), this element needs {kind:?}"
+        ));
+    }
+    let v: u32 = meta_parse(meta, "version")?;
+    if v != 1 {
+        return Err(format!(
+            "model contract version {v} ({META_PREFIX}version) is not supported; this element reads version 1"
+        ));
+    }
+    meta_str(meta, "description")?;
+    Ok(())
+}
+
+/// Reads one protobuf varint; None at the end of the file or past 10 bytes.
+fn read_varint(r: &mut impl std::io::Read, pos: &mut u64) -> Option<u64> {
+    let mut v = 0u64;
+    for i in 0..10 {
+        let mut b = [0u8; 1];
+        r.read_exact(&mut b).ok()?;
+        *pos += 1;
+        v |= u64::from(b[0] & 0x7f) << (7 * i);
+        if b[0] & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Checks cheaply that `path` holds an ONNX model before any provider is tried: the file is not
+/// empty and its top level parses as a protobuf `ModelProto` with a graph (field 7). Only tags and
+/// lengths are read; payloads are skipped. The error leads with the cause:
+/// "model file X is not a valid ONNX model: Protobuf parsing failed (...)".
+pub fn check_model_file(path: &Path) -> Result<(), String> {
+    use std::io::BufReader;
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("model file {} cannot be read: {e}", path.display()))?;
+    let len = file
+        .metadata()
+        .map_err(|e| format!("model file {} cannot be read: {e}", path.display()))?
+        .len();
+    if len == 0 {
+        return Err(format!(
+            "model file {} is not a valid ONNX model: the file is empty",
+            path.display()
+        ));
+    }
+    let bad = |why: String| {
+        format!(
+            "model file {} is not a valid ONNX model: Protobuf parsing failed ({why})",
+            path.display()
+        )
+    };
+    // ModelProto's fields and their wire types (0 varint, 2 length-delimited).
+    let expected = |field: u64| match field {
+        1 | 5 => Some(0),
+        2..=4 | 6..=8 | 14 | 20 | 25 => Some(2),
+        _ => None,
+    };
+    let mut r = BufReader::new(file);
+    let mut pos = 0u64;
+    let mut has_graph = false;
+    while pos < len {
+        let at = pos;
+        let tag = read_varint(&mut r, &mut pos)
+            .ok_or_else(|| bad(format!("a field tag at byte {at} is cut off")))?;
+        let (field, wire) = (tag >> 3, tag & 7);
+        if field == 0 {
+            return Err(bad(format!("field number 0 at byte {at}")));
+        }
+        if let Some(w) = expected(field) {
+            if w != wire {
+                return Err(bad(format!(
+                    "field {field} at byte {at} has wire type {wire}, ModelProto has {w} there"
+                )));
+            }
+        }
+        let skip = match wire {
+            0 => {
+                read_varint(&mut r, &mut pos).ok_or_else(|| {
+                    bad(format!(
+                        "the varint of field {field} at byte {at} is cut off"
+                    ))
+                })?;
+                0
+            }
+            1 => 8,
+            2 => read_varint(&mut r, &mut pos).ok_or_else(|| {
+                bad(format!(
+                    "the length of field {field} at byte {at} is cut off"
+                ))
+            })?,
+            5 => 4,
+            _ => {
+                return Err(bad(format!(
+                    "field {field} at byte {at} has the invalid wire type {wire}"
+                )))
+            }
+        };
+        let left = len - pos;
+        if skip > left {
+            return Err(bad(format!(
+                "field {field} at byte {at} needs {skip} bytes, the file has {left} left (truncated?)"
+            )));
+        }
+        if skip > 0 {
+            // Within the file (checked above): payloads are skipped, not read.
+            r.seek_relative(skip as i64)
+                .map_err(|e| format!("model file {} cannot be read: {e}", path.display()))?;
+            pos += skip;
+        }
+        if field == 7 && wire == 2 {
+            has_graph = true;
+        }
+    }
+    if !has_graph {
+        return Err(bad("it has no graph (ModelProto field 7)".into()));
+    }
+    Ok(())
+}
+
 impl Model {
     /// Opens `path` under the provider policy. Reads metadata and signatures; the caller checks
     /// them against its part of the contract.
@@ -351,6 +496,8 @@ impl Model {
         if path.is_dir() {
             return Err(format!("model path {} is a folder", path.display()));
         }
+        // A broken file is reported as such, not as every provider failing in turn.
+        check_model_file(path)?;
         let env = environment()?;
         let mut failures = Vec::new();
         let mut chosen = None;
@@ -364,12 +511,27 @@ impl Model {
             }
         }
         let Some((session, provider)) = chosen else {
+            // Whether the file itself is the cause: ONNX Runtime's own verdict on CPU (already
+            // tried when the chain has CPU).
+            let cpu = match failures.iter().find(|(p, _)| *p == Provider::Cpu) {
+                Some((_, e)) => Err(e.clone()),
+                None => open_with(env, path, Provider::Cpu, opts).map(drop),
+            };
+            if let Err(e) = cpu {
+                return Err(format!(
+                    "model file {} cannot be loaded by ONNX Runtime: {e}",
+                    path.display()
+                ));
+            }
             let why = failures
                 .iter()
                 .map(|(p, e)| format!("{}: {e}", p.nick()))
                 .collect::<Vec<_>>()
                 .join("; ");
-            return Err(format!("cannot open model {}: {why}", path.display()));
+            return Err(format!(
+                "cannot open model {} on the requested execution provider: {why}",
+                path.display()
+            ));
         };
         let mut meta = BTreeMap::new();
         let md = session
@@ -405,36 +567,17 @@ impl Model {
 
     /// A metadata value (key without prefix), or an error naming the missing key.
     pub fn meta_str(&self, key: &str) -> Result<&str, String> {
-        self.meta
-            .get(key)
-            .map(String::as_str)
-            .ok_or_else(|| format!("model metadata lacks the key {META_PREFIX}{key}"))
+        meta_str(&self.meta, key)
     }
 
     /// A metadata value parsed as `T`, or an error naming the key and the value.
     pub fn meta_parse<T: std::str::FromStr>(&self, key: &str) -> Result<T, String> {
-        let v = self.meta_str(key)?;
-        v.trim()
-            .parse()
-            .map_err(|_| format!("model metadata {META_PREFIX}{key} = {v:?} is not a valid number"))
+        meta_parse(&self.meta, key)
     }
 
     /// Checks the keys common to every model: kind and version.
     pub fn check_kind(&self, kind: &str) -> Result<(), String> {
-        let k = self.meta_str("kind")?;
-        if k != kind {
-            return Err(format!(
-                "model is of kind {k:?} ({META_PREFIX}kind), this element needs {kind:?}"
-            ));
-        }
-        let v: u32 = self.meta_parse("version")?;
-        if v != 1 {
-            return Err(format!(
-                "model contract version {v} ({META_PREFIX}version) is not supported; this element reads version 1"
-            ));
-        }
-        self.meta_str("description")?;
-        Ok(())
+        check_kind(&self.meta, kind)
     }
 
     /// A human-readable list of the providers that failed, for the log.
@@ -469,6 +612,12 @@ const SESSION_PROPERTIES: &[&str] = &[
 /// the provider in use once started), `tensorrt-cache-dir`, `tensorrt-fp16`, `threads` (its default
 /// given: the element's own [`SessionOptions`] default must agree).
 pub fn session_properties(default_threads: u32) -> Vec<glib::ParamSpec> {
+    session_properties_with(default_threads, true)
+}
+
+/// [`session_properties`] with the default of `tensorrt-fp16` given (false for models that carry
+/// a recurrent state, where half-precision rounding accumulates from frame to frame).
+pub fn session_properties_with(default_threads: u32, default_fp16: bool) -> Vec<glib::ParamSpec> {
     vec![
         glib::ParamSpecEnum::builder_with_default("execution-provider", ExecutionProvider::Auto)
             .nick("Execution provider")
@@ -489,7 +638,7 @@ pub fn session_properties(default_threads: u32) -> Vec<glib::ParamSpec> {
         glib::ParamSpecBoolean::builder("tensorrt-fp16")
             .nick("TensorRT fp16")
             .blurb("Build fp16 TensorRT engines where the device supports them")
-            .default_value(true)
+            .default_value(default_fp16)
             .mutable_ready()
             .build(),
         glib::ParamSpecUInt::builder("threads")

@@ -512,3 +512,81 @@ fn wrong_rate_caps_are_refused() {
     let ok = e.static_pad("sink").unwrap().query_accept_caps(&caps);
     assert!(!ok);
 }
+
+/// Landmark frames from `audiotestsrc` in `format`, converted by audioconvert where needed.
+fn frames_from_format(format: &str) -> Vec<LandmarkFrame> {
+    init();
+    let p = launch(&format!(
+        "audiotestsrc wave=sine freq=220 num-buffers=10 samplesperbuffer=1600 ! \
+         audio/x-raw,format={format},rate=16000,channels=1 ! audioconvert ! \
+         audio2landmarks model={} blinks=false head-motion=0 threads=1 ! \
+         appsink name=sink sync=false",
+        model("a2l_test.onnx")
+    ));
+    let sink = appsink(&p, "sink");
+    p.set_state(gst::State::Playing).unwrap();
+    let mut bufs = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        bufs.push(s.buffer_owned().unwrap());
+    }
+    p.set_state(gst::State::Null).unwrap();
+    frames(&bufs)
+}
+
+/// Samples are read as little-endian, so the caps say F32LE on every host (plain F32 is the host's
+/// order); big-endian input is converted upstream and gives the same landmarks.
+#[test]
+fn caps_say_f32le_and_big_endian_input_gives_the_same_frames() {
+    let e = element("a2l_test.onnx");
+    let format = |caps: &gst::Caps| {
+        caps.structure(0)
+            .and_then(|s| s.get::<String>("format").ok())
+            .unwrap_or_default()
+    };
+    let tmpl = e.pad_template("sink").unwrap().caps().clone();
+    assert_eq!(format(&tmpl), "F32LE", "{tmpl}");
+    e.set_state(gst::State::Ready).unwrap();
+    let q = e.static_pad("sink").unwrap().query_caps(None);
+    e.set_state(gst::State::Null).unwrap();
+    assert_eq!(format(&q), "F32LE", "{q}");
+    let le = frames_from_format("F32LE");
+    let be = frames_from_format("F32BE");
+    assert_eq!(le.len(), 25);
+    assert_eq!(le, be);
+}
+
+/// A model that fits the contract but fails in ONNX Runtime on every run: a stream error that
+/// names the model and ONNX Runtime's message, and FlowError::Error.
+#[test]
+fn inference_failure_is_a_stream_error_naming_the_model() {
+    let e = element("a2l_fails_at_run_time.onnx");
+    let bus = gst::Bus::new();
+    e.set_bus(Some(&bus));
+    let mut h = harness_for(&e);
+    let r = h.push(f32_buffer(
+        &speechish(RATE as usize, RATE),
+        Some(gst::ClockTime::ZERO),
+    ));
+    assert_eq!(r, Err(gst::FlowError::Error));
+    let err = bus
+        .iter()
+        .find(|m| matches!(m.view(), gst::MessageView::Error(_)))
+        .expect("an error message");
+    let gst::MessageView::Error(err) = err.view() else {
+        unreachable!()
+    };
+    assert!(
+        err.error().matches(gst::StreamError::Failed),
+        "{}",
+        err.error()
+    );
+    let text = err.error().to_string();
+    assert!(
+        text.contains(&model("a2l_fails_at_run_time.onnx")),
+        "{text}"
+    );
+    assert!(
+        text.contains("ONNX Runtime failed to run the model"),
+        "{text}"
+    );
+}

@@ -88,3 +88,31 @@ fn rejects_bad_parameters() {
     assert!(bad.validate().unwrap_err().contains("fmax"));
     assert!(FeatureConfig::parse_parts("logmel,pitch").is_err());
 }
+
+/// The metadata bounds: a front end of the largest allowed size is accepted and built; the sizes
+/// that made a model's start-up stall for 17 s (n_fft 131072, n_mels 65536) are refused, naming
+/// the limit.
+#[test]
+fn front_end_sizes_are_bounded() {
+    use gsttalkingface::features::{MAX_FFT, MAX_MELS};
+    let cfg = |n_fft: usize, n_mels: usize| FeatureConfig {
+        sample_rate: 48000,
+        hop_length: 1920,
+        win_length: n_fft,
+        n_fft,
+        n_mels,
+        fmin: 0.0,
+        fmax: 24000.0,
+        parts: FeatureConfig::parse_parts("logmel,delta,delta2").unwrap(),
+    };
+    let t = std::time::Instant::now();
+    FeatureExtractor::new(cfg(MAX_FFT, MAX_MELS)).expect("the largest allowed front end");
+    eprintln!(
+        "largest allowed front end built in {:.0} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    for (n_fft, n_mels) in [(1 << 17, 65536), (MAX_FFT * 2, 80), (MAX_FFT, MAX_MELS + 1)] {
+        let e = cfg(n_fft, n_mels).validate().expect_err("too large");
+        assert!(e.contains("at most") || e.contains("out of range"), "{e}");
+    }
+}

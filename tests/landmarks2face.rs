@@ -421,16 +421,100 @@ fn error_on(bus: &gst::Bus) -> String {
     }
 }
 
+/// The landmark stream cut into 100-byte chunks without timestamps (as filesrc reads a file):
+/// one frame per whole record at n/fps; the partial record at EOS is a warning naming its bytes.
 #[test]
-fn wrong_size_landmark_buffer_is_an_error() {
+fn landmark_stream_in_any_chunks() {
     let e = element("crop");
     let bus = gst::Bus::new();
     e.set_bus(Some(&bus));
     let mut h = harness(&e, None);
-    let r = push_until_refused(&mut h, gst::Buffer::from_mut_slice(vec![0u8; 100]));
-    assert_eq!(r, gst::FlowError::Error);
+    let mut bytes = Vec::new();
+    for d in [0.0, 0.02, 0.04] {
+        bytes.extend_from_slice(&open_mouth(d).to_bytes());
+    }
+    bytes.extend_from_slice(&[0u8; 50]);
+    for c in bytes.chunks(100) {
+        h.push(gst::Buffer::from_slice(c.to_vec())).unwrap();
+    }
+    assert!(h.push_event(gst::event::Eos::new()));
+    for n in 0..3u64 {
+        let out = h.pull().unwrap();
+        assert_eq!(out.pts(), Some(gst::ClockTime::from_mseconds(40 * n)));
+        assert_eq!(out.duration(), Some(gst::ClockTime::from_mseconds(40)));
+    }
+    assert!(h.try_pull().is_none());
+    let w = bus
+        .iter()
+        .find(|m| matches!(m.view(), gst::MessageView::Warning(_)))
+        .expect("a warning for the leftover bytes");
+    if let gst::MessageView::Warning(w) = w.view() {
+        assert!(
+            w.error().to_string().contains("50 bytes left over"),
+            "{}",
+            w.error()
+        );
+    }
+    assert!(!bus
+        .iter()
+        .any(|m| matches!(m.view(), gst::MessageView::Error(_))));
+}
+
+/// A record of finite nonsense (pose yaw of 1e9 radians) is an error naming the field.
+#[test]
+fn out_of_range_landmarks_are_an_error() {
+    let e = element("crop");
+    let bus = gst::Bus::new();
+    e.set_bus(Some(&bus));
+    let mut h = harness(&e, None);
+    let mut f = LandmarkFrame::default();
+    f.pose[1] = 1e9;
+    assert_eq!(
+        push_until_refused(&mut h, lm_buffer(&f, 0)),
+        gst::FlowError::Error
+    );
     let err = error_on(&bus);
-    assert!(err.contains("576"), "{err}");
+    assert!(err.contains("pose yaw = 1e9"), "{err}");
+}
+
+/// A model that fits the contract but fails in ONNX Runtime on every run: a stream error that
+/// names the model and ONNX Runtime's message, and FlowError::Error (not NotNegotiated).
+#[test]
+fn inference_failure_is_a_stream_error_naming_the_model() {
+    init();
+    let m = model("l2f_fails_at_run_time.onnx");
+    let e = gst::ElementFactory::make("landmarks2face")
+        .property("model", &m)
+        .property("portrait", PORTRAIT)
+        .property("threads", 1u32)
+        .build()
+        .unwrap();
+    e.set_property_from_str("mode", "crop");
+    let bus = gst::Bus::new();
+    e.set_bus(Some(&bus));
+    let mut h = harness(&e, None);
+    assert_eq!(
+        push_until_refused(&mut h, lm_buffer(&LandmarkFrame::default(), 0)),
+        gst::FlowError::Error
+    );
+    let err = bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error])
+        .expect("an error message");
+    let gst::MessageView::Error(err) = err.view() else {
+        unreachable!()
+    };
+    assert!(
+        err.error().matches(gst::StreamError::Failed),
+        "{}",
+        err.error()
+    );
+    let text = err.error().to_string();
+    assert!(text.contains(&m), "{text}");
+    assert!(
+        text.contains("ONNX Runtime failed to run the model"),
+        "{text}"
+    );
+    assert!(text.to_lowercase().contains("reshape"), "{text}");
 }
 
 #[test]
@@ -847,4 +931,37 @@ fn landmark_segment_and_flush() {
     );
     h.push(at(0, 0)).unwrap();
     assert_eq!(h.pull().unwrap().pts(), Some(gst::ClockTime::ZERO));
+}
+
+/// A file of records read by filesrc (4096-byte blocks, a segment in bytes): one frame per record,
+/// at n / fps, on a time segment.
+#[test]
+fn landmark_file_through_filesrc() {
+    init();
+    let path = std::env::temp_dir().join(format!("l2f-{}-records.bin", std::process::id()));
+    let mut bytes = Vec::new();
+    for n in 0..12 {
+        bytes.extend_from_slice(&open_mouth(0.005 * n as f32).to_bytes());
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let p = launch(&format!(
+        "filesrc location={} ! application/x-face-landmarks,layout=ibug68,framerate=25/1 ! \
+         landmarks2face model={} portrait={PORTRAIT} threads=1 mode=crop ! appsink name=out sync=false",
+        path.display(),
+        l2f_model()
+    ));
+    let out = appsink(&p, "out");
+    p.set_state(gst::State::Playing).unwrap();
+    let mut pts = Vec::new();
+    while let Some(s) = out.try_pull_sample(gst::ClockTime::from_seconds(60)) {
+        pts.push(s.buffer().unwrap().pts());
+        let seg = s.segment().unwrap();
+        assert_eq!(seg.format(), gst::Format::Time);
+    }
+    p.set_state(gst::State::Null).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let want: Vec<_> = (0..12)
+        .map(|n| Some(gst::ClockTime::from_mseconds(40 * n)))
+        .collect();
+    assert_eq!(pts, want);
 }

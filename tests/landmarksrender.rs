@@ -373,11 +373,128 @@ fn push_bad(data: Vec<u8>) -> String {
     err.error().to_string()
 }
 
+/// `n` valid records, each a little different, as one byte stream.
+fn record_stream(n: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(n * landmarks::RECORD_SIZE);
+    for i in 0..n {
+        let mut f = LandmarkFrame::default();
+        f.pose[3] = 0.001 * i as f32;
+        bytes.extend_from_slice(&f.to_bytes());
+    }
+    bytes
+}
+
+/// A file of whole records read by filesrc in its default 4096-byte blocks (not a multiple of
+/// the 576-byte record): one frame per record, frame n at n/fps exactly, in a time segment.
 #[test]
-fn wrong_size_buffer_is_an_error_message() {
-    let text = push_bad(vec![0u8; 100]);
-    assert!(text.contains("100 bytes"), "{text}");
-    assert!(text.contains("576"), "{text}");
+fn file_read_in_blocks_gives_one_frame_per_record() {
+    init();
+    let n = 23usize;
+    let path = std::env::temp_dir().join(format!("lmr-{}-blocks.bin", std::process::id()));
+    std::fs::write(&path, record_stream(n)).unwrap();
+    for (blocksize, fps) in [("", 25), (" blocksize=1000", 30)] {
+        let p = launch(&format!(
+            "filesrc location={}{blocksize} ! {},layout=ibug68,framerate={fps}/1 ! \
+             landmarksrender ! appsink name=sink sync=false",
+            path.display(),
+            landmarks::MEDIA_TYPE
+        ));
+        let sink = appsink(&p, "sink");
+        p.set_state(gst::State::Playing).unwrap();
+        let mut got = Vec::new();
+        while let Ok(sample) = sink.pull_sample() {
+            let seg = sample.segment().expect("a segment");
+            assert_eq!(seg.format(), gst::Format::Time, "{blocksize}");
+            got.push(sample.buffer_owned().unwrap());
+        }
+        let bus = p.bus().unwrap();
+        let err = bus.pop_filtered(&[gst::MessageType::Error, gst::MessageType::Warning]);
+        p.set_state(gst::State::Null).unwrap();
+        assert!(err.is_none(), "{blocksize}: {err:?}");
+        assert_eq!(got.len(), n, "{blocksize}");
+        for (i, b) in got.iter().enumerate() {
+            let t = |k: u64| gst::ClockTime::SECOND.mul_div_floor(k, fps as u64).unwrap();
+            assert_eq!(b.pts(), Some(t(i as u64)), "{blocksize} frame {i}");
+            assert_eq!(b.duration(), Some(t(i as u64 + 1) - t(i as u64)));
+            assert_eq!(b.offset(), i as u64);
+        }
+    }
+    let _ = std::fs::remove_file(path);
+}
+
+/// The same byte stream cut into chunks of 1, 100 and 4096 bytes without timestamps: one frame
+/// per record, stamped from the frame rate and the segment start; a partial record at EOS is a
+/// warning that names the leftover bytes.
+#[test]
+fn any_chunking_gives_whole_records() {
+    let n = 9usize;
+    let mut bytes = record_stream(n);
+    bytes.extend_from_slice(&[0u8; 100]);
+    for chunk in [1usize, 100, 4096] {
+        let mut h = harness("landmarksrender", 25);
+        let bus = gst::Bus::new();
+        h.element().unwrap().set_bus(Some(&bus));
+        let start = gst::ClockTime::from_seconds(2);
+        let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
+        seg.set_start(start);
+        seg.set_time(start);
+        assert!(h.push_event(gst::event::Segment::new(&seg)));
+        for c in bytes.chunks(chunk) {
+            h.push(gst::Buffer::from_slice(c.to_vec())).unwrap();
+        }
+        assert!(h.push_event(gst::event::Eos::new()));
+        for i in 0..n as u64 {
+            let out = h.pull().unwrap();
+            assert_eq!(
+                out.pts(),
+                Some(start + FRAME * i),
+                "chunk {chunk} frame {i}"
+            );
+            assert_eq!(out.duration(), Some(FRAME));
+            assert_eq!(out.offset(), i);
+        }
+        assert!(
+            h.try_pull().is_none(),
+            "chunk {chunk}: more frames than records"
+        );
+        let msg = bus
+            .pop_filtered(&[gst::MessageType::Warning])
+            .unwrap_or_else(|| panic!("chunk {chunk}: no warning for the leftover bytes"));
+        let gst::MessageView::Warning(w) = msg.view() else {
+            unreachable!()
+        };
+        let text = w.error().to_string();
+        assert!(text.contains("100 bytes left over"), "{text}");
+        assert!(bus.pop_filtered(&[gst::MessageType::Error]).is_none());
+    }
+}
+
+/// Buffers that carry a PTS where a record starts keep it; records in between are spaced by the
+/// frame rate from there.
+#[test]
+fn pts_of_the_buffer_that_starts_a_record_is_kept() {
+    let mut h = harness("landmarksrender", 25);
+    let bytes = record_stream(4);
+    let r = landmarks::RECORD_SIZE;
+    // Two records in one buffer at 10 s, then one and a half, then the last half.
+    let mut a = gst::Buffer::from_slice(bytes[..2 * r].to_vec());
+    a.get_mut()
+        .unwrap()
+        .set_pts(gst::ClockTime::from_seconds(10));
+    let mut b = gst::Buffer::from_slice(bytes[2 * r..3 * r + 10].to_vec());
+    b.get_mut()
+        .unwrap()
+        .set_pts(gst::ClockTime::from_seconds(20));
+    let mut c = gst::Buffer::from_slice(bytes[3 * r + 10..].to_vec());
+    c.get_mut()
+        .unwrap()
+        .set_pts(gst::ClockTime::from_seconds(30));
+    for buf in [a, b, c] {
+        h.push(buf).unwrap();
+    }
+    let pts: Vec<_> = (0..4).map(|_| h.pull().unwrap().pts().unwrap()).collect();
+    let s = gst::ClockTime::from_seconds;
+    assert_eq!(pts, vec![s(10), s(10) + FRAME, s(20), s(20) + FRAME]);
 }
 
 #[test]
@@ -386,6 +503,27 @@ fn nan_values_are_an_error_message() {
     f.points[60][1] = f32::NAN;
     let text = push_bad(f.to_bytes().to_vec());
     assert!(text.contains("non-finite point"), "{text}");
+}
+
+/// Finite nonsense is refused with an error naming the field and the value.
+#[test]
+fn out_of_range_values_are_an_error_message() {
+    let mut f = LandmarkFrame::default();
+    f.points[12][1] = 3e38;
+    let text = push_bad(f.to_bytes().to_vec());
+    assert!(text.contains("point 12 y = 3e38"), "{text}");
+    let f = LandmarkFrame {
+        confidence: -1e25,
+        ..Default::default()
+    };
+    let text = push_bad(f.to_bytes().to_vec());
+    assert!(text.contains("confidence = -1e25"), "{text}");
+    let f = LandmarkFrame {
+        flags: 0x8000_0001,
+        ..Default::default()
+    };
+    let text = push_bad(f.to_bytes().to_vec());
+    assert!(text.contains("undefined bits 0x80000000"), "{text}");
 }
 
 #[test]

@@ -80,3 +80,29 @@ fn ort_dylib_path_is_honoured_and_named_when_wrong() {
     assert!(!ok);
     assert!(text.contains("not_a_model.onnx"), "{text}");
 }
+
+/// The plugin's description (what gst-inspect-1.0 shows for the plugin) names every element the
+/// plugin registers.
+#[test]
+fn plugin_description_names_every_element() {
+    common::init();
+    use gst::prelude::*;
+    let registry = gst::Registry::get();
+    let plugin = registry
+        .find_plugin("talkingface")
+        .expect("the talkingface plugin");
+    let description = plugin.description().to_string();
+    let elements: Vec<String> = registry
+        .features_by_plugin("talkingface")
+        .into_iter()
+        .filter(|f| f.is::<gst::ElementFactory>())
+        .map(|f| f.name().to_string())
+        .collect();
+    assert!(elements.len() >= 2, "{elements:?}");
+    for e in &elements {
+        assert!(
+            description.contains(e.as_str()),
+            "the plugin description {description:?} does not name {e}"
+        );
+    }
+}

@@ -32,7 +32,11 @@ META = {
 HIDDEN = 32
 
 
-def lstm_model(meta=META, feature_name="features", drop_state_out=False, hidden=HIDDEN, seed=7, n_feat=None):
+def lstm_model(meta=META, feature_name="features", drop_state_out=False, hidden=HIDDEN, seed=7, n_feat=None,
+               fail_at_run_time=False):
+    """The test LSTM. With fail_at_run_time, it fits the contract when opened but every run fails in
+    ONNX Runtime: the landmarks are reshaped to [-1, -1, 68, 2] (two unknown sizes) through a
+    shape that depends on the data (plus zero), so that shape inference cannot see it at load time."""
     rng = np.random.default_rng(seed)
     if n_feat is None:
         n_feat = int(meta["n_mels"]) * len(meta["features"].split(","))
@@ -47,7 +51,7 @@ def lstm_model(meta=META, feature_name="features", drop_state_out=False, hidden=
         numpy_helper.from_array(P, "P"), numpy_helper.from_array(S, "S"),
         numpy_helper.from_array(MEAN_FACE, "mean_face"),
         numpy_helper.from_array(np.array([-1, hidden], dtype=np.int64), "shape_th"),
-        numpy_helper.from_array(np.array([1, -1, 68, 2], dtype=np.int64), "shape_lm"),
+        numpy_helper.from_array(np.array([-1 if fail_at_run_time else 1, -1, 68, 2], dtype=np.int64), "shape_lm"),
         numpy_helper.from_array(np.array([1, -1], dtype=np.int64), "shape_sp"),
     ]
     nodes = [
@@ -57,7 +61,19 @@ def lstm_model(meta=META, feature_name="features", drop_state_out=False, hidden=
         helper.make_node("Reshape", ["y", "shape_th"], ["h"]),
         helper.make_node("MatMul", ["h", "P"], ["d"]),
         helper.make_node("Add", ["d", "mean_face"], ["lm_flat"]),
-        helper.make_node("Reshape", ["lm_flat", "shape_lm"], ["landmarks"]),
+    ]
+    if fail_at_run_time:
+        inits.append(numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero_f"))
+        nodes += [
+            helper.make_node("ReduceSum", [feature_name], ["sum_x"], keepdims=0),
+            helper.make_node("Mul", ["sum_x", "zero_f"], ["zero_x"]),
+            helper.make_node("Cast", ["zero_x"], ["zero_i"], to=TensorProto.INT64),
+            helper.make_node("Add", ["shape_lm", "zero_i"], ["shape_lm_run"]),
+            helper.make_node("Reshape", ["lm_flat", "shape_lm_run"], ["landmarks"]),
+        ]
+    else:
+        nodes.append(helper.make_node("Reshape", ["lm_flat", "shape_lm"], ["landmarks"]))
+    nodes += [
         helper.make_node("MatMul", ["h", "S"], ["s_logit"]),
         helper.make_node("Sigmoid", ["s_logit"], ["s_prob"]),
         helper.make_node("Reshape", ["s_prob", "shape_sp"], ["speech"]),
@@ -87,17 +103,24 @@ def lstm_model(meta=META, feature_name="features", drop_state_out=False, hidden=
     return model
 
 
-def l2f_identity_model(size=128):
+def l2f_identity_model(size=128, fail_at_run_time=False):
     """A landmarks2face model that returns the reference crop unchanged (no mask): another size and
-    crop than the default generator, to show the element is not specific to it."""
-    nodes = [helper.make_node("Identity", ["reference"], ["frame"])]
+    crop than the default generator, to show the element is not specific to it. With
+    fail_at_run_time, it fits the contract when opened but every run fails in ONNX Runtime (a
+    Reshape to a size that the input cannot have)."""
+    if fail_at_run_time:
+        nodes = [helper.make_node("Reshape", ["reference", "bad_shape"], ["frame"])]
+        inits = [numpy_helper.from_array(np.array([-1, 3, size, size + 1], dtype=np.int64), "bad_shape")]
+    else:
+        nodes = [helper.make_node("Identity", ["reference"], ["frame"])]
+        inits = []
     inputs = [
         helper.make_tensor_value_info("reference", TensorProto.FLOAT, ["N", 3, size, size]),
         helper.make_tensor_value_info("reference_landmarks", TensorProto.FLOAT, ["N", 68, 2]),
         helper.make_tensor_value_info("target_landmarks", TensorProto.FLOAT, ["N", 68, 2]),
     ]
     outputs = [helper.make_tensor_value_info("frame", TensorProto.FLOAT, ["N", 3, size, size])]
-    graph = helper.make_graph(nodes, "l2f_identity", inputs, outputs)
+    graph = helper.make_graph(nodes, "l2f_identity", inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="talkingface-tests")
     model.ir_version = 8
     for k, v in {"kind": "landmarks2face", "version": "1", "size": str(size),
@@ -120,6 +143,9 @@ def main():
     onnx.save(lstm_model(drop_state_out=True), OUT / "bad_state.onnx")
     (OUT / "not_a_model.onnx").write_text("this is not an ONNX file\n")
     onnx.save(l2f_identity_model(), OUT / "l2f_identity.onnx")
+    # Models that fit the contract when opened but fail in ONNX Runtime on every run.
+    onnx.save(l2f_identity_model(fail_at_run_time=True), OUT / "l2f_fails_at_run_time.onnx")
+    onnx.save(lstm_model(fail_at_run_time=True), OUT / "a2l_fails_at_run_time.onnx")
     for p in sorted(OUT.iterdir()):
         print(f"{p.relative_to(ROOT)}: {p.stat().st_size} bytes")
 

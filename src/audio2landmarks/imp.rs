@@ -20,6 +20,10 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
+/// The sample format, little-endian whatever the host (the chain reads samples as such); on a
+/// big-endian host audioconvert swaps them.
+const SAMPLE_FORMAT: gst_audio::AudioFormat = gst_audio::AudioFormat::F32le;
+
 const DEFAULT_EXPRESSIVENESS: f64 = 1.0;
 /// One ONNX Runtime thread: the speech model is small; a second thread costs more than it gives
 /// (docs/performance.md).
@@ -370,7 +374,7 @@ impl Audio2Landmarks {
     fn sink_caps(&self) -> gst::Caps {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut b = gst_audio::AudioCapsBuilder::new_interleaved()
-            .format(gst_audio::AUDIO_FORMAT_F32)
+            .format(SAMPLE_FORMAT)
             .channels(1);
         if let Some(s) = state.as_ref() {
             b = b.rate(s.rate() as i32);
@@ -462,6 +466,20 @@ impl Audio2Landmarks {
         state.out.clear();
     }
 
+    /// A failed model run as a stream error naming the model and ONNX Runtime's message.
+    fn inference_error(&self, e: String) -> gst::ErrorMessage {
+        let model = self
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .model
+            .clone();
+        gst::error_msg!(
+            gst::StreamError::Failed,
+            ("model {} failed: {}", model.display(), e)
+        )
+    }
+
     /// Feeds samples (already checked) through the front end and the model.
     fn process(
         &self,
@@ -474,7 +492,7 @@ impl Audio2Landmarks {
         let feats = std::mem::take(&mut state.feats);
         let r = state.engine.run(&feats, n, &mut state.out);
         state.feats = feats;
-        r.map_err(|e| gst::error_msg!(gst::StreamError::Failed, ("{}", e)))?;
+        r.map_err(|e| self.inference_error(e))?;
         self.make_frames(state, list, false);
         Ok(())
     }
@@ -494,7 +512,7 @@ impl Audio2Landmarks {
         let feats = std::mem::take(&mut state.feats);
         let r = state.engine.run(&feats, n, &mut state.out);
         state.feats = feats;
-        r.map_err(|e| gst::error_msg!(gst::StreamError::Failed, ("{}", e)))?;
+        r.map_err(|e| self.inference_error(e))?;
         self.make_frames(state, list, true);
         Ok(())
     }
@@ -578,77 +596,98 @@ impl Audio2Landmarks {
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let mut list = gst::BufferList::new();
-        {
+        // Bus messages wait until the state lock is released: a synchronous bus handler runs in
+        // this thread and may read a property (latency) that takes that lock.
+        let mut warning = None;
+        let r = {
             let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(state) = guard.as_mut() else {
-                return Err(gst::FlowError::Flushing);
-            };
-            let lref = list.get_mut().expect("new list is writable");
-            let map = buffer.map_readable().map_err(|_| {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ("cannot map buffer"));
-                gst::FlowError::Error
-            })?;
-            let bytes = map.as_slice();
-            if bytes.len() % 4 != 0 {
-                gst::element_imp_error!(
-                    self,
-                    gst::StreamError::Format,
-                    (
-                        "buffer of {} bytes is not a whole number of F32 samples",
-                        bytes.len()
-                    )
-                );
-                return Err(gst::FlowError::Error);
+            match guard.as_mut() {
+                None => Err((gst::FlowError::Flushing, None)),
+                Some(state) => self.chain_locked(
+                    state,
+                    list.get_mut().expect("new list is writable"),
+                    &buffer,
+                    &mut warning,
+                ),
             }
-            if bytes.is_empty() {
-                return Ok(gst::FlowSuccess::Ok);
-            }
-            if buffer.flags().contains(gst::BufferFlags::DISCONT) {
-                state.discont = true;
-            }
-            let skip = match self.align(state, lref, buffer.pts()) {
-                Ok(k) => k as usize,
-                Err(msg) => {
+        };
+        if let Some(text) = warning {
+            gst::element_imp_warning!(self, gst::StreamError::Format, ("{}", text));
+        }
+        match r {
+            Ok(()) => self.push_list(list),
+            Err((flow, msg)) => {
+                if let Some(msg) = msg {
                     self.post_error_message(msg);
-                    return Err(gst::FlowError::Error);
                 }
-            };
-            let total = bytes.len() / 4;
-            if skip >= total {
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "dropping a buffer that overlaps consumed audio"
-                );
-                return Ok(gst::FlowSuccess::Ok);
-            }
-            let mut samples = std::mem::take(&mut state.samples);
-            samples.clear();
-            let mut bad = 0usize;
-            samples.extend(bytes[skip * 4..].chunks_exact(4).map(|c| {
-                let v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                if v.is_finite() {
-                    v
-                } else {
-                    bad += 1;
-                    0.0
-                }
-            }));
-            if bad > 0 && !state.warned_nonfinite {
-                state.warned_nonfinite = true;
-                gst::element_imp_warning!(
-                    self,
-                    gst::StreamError::Format,
-                    ("input has NaN or infinite samples ({} in this buffer); they are replaced by silence", bad));
-            }
-            let r = self.process(state, lref, &samples);
-            state.samples = samples;
-            if let Err(msg) = r {
-                self.post_error_message(msg);
-                return Err(gst::FlowError::Error);
+                Err(flow)
             }
         }
-        self.push_list(list)
+    }
+
+    /// The body of [`Self::sink_chain`] under the state lock; messages are returned, not posted.
+    #[allow(clippy::type_complexity)]
+    fn chain_locked(
+        &self,
+        state: &mut State,
+        lref: &mut gst::BufferListRef,
+        buffer: &gst::Buffer,
+        warning: &mut Option<String>,
+    ) -> Result<(), (gst::FlowError, Option<gst::ErrorMessage>)> {
+        let fail = |msg| (gst::FlowError::Error, Some(msg));
+        let map = buffer.map_readable().map_err(|_| {
+            fail(gst::error_msg!(
+                gst::StreamError::Failed,
+                ("cannot map buffer")
+            ))
+        })?;
+        let bytes = map.as_slice();
+        if bytes.len() % 4 != 0 {
+            return Err(fail(gst::error_msg!(
+                gst::StreamError::Format,
+                (
+                    "buffer of {} bytes is not a whole number of F32 samples",
+                    bytes.len()
+                )
+            )));
+        }
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if buffer.flags().contains(gst::BufferFlags::DISCONT) {
+            state.discont = true;
+        }
+        let skip = self.align(state, lref, buffer.pts()).map_err(fail)? as usize;
+        let total = bytes.len() / 4;
+        if skip >= total {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "dropping a buffer that overlaps consumed audio"
+            );
+            return Ok(());
+        }
+        let mut samples = std::mem::take(&mut state.samples);
+        samples.clear();
+        let mut bad = 0usize;
+        samples.extend(bytes[skip * 4..].chunks_exact(4).map(|c| {
+            let v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            if v.is_finite() {
+                v
+            } else {
+                bad += 1;
+                0.0
+            }
+        }));
+        if bad > 0 && !state.warned_nonfinite {
+            state.warned_nonfinite = true;
+            *warning = Some(format!(
+                "input has NaN or infinite samples ({bad} in this buffer); they are replaced by silence"
+            ));
+        }
+        let r = self.process(state, lref, &samples);
+        state.samples = samples;
+        r.map_err(fail)
     }
 
     fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
@@ -662,19 +701,29 @@ impl Audio2Landmarks {
                 };
                 let rate = s.get::<i32>("rate").unwrap_or(0);
                 let channels = s.get::<i32>("channels").unwrap_or(0);
+                let little_endian_f32 =
+                    s.get::<&str>("format").ok() == Some(SAMPLE_FORMAT.to_str());
                 let out = {
                     let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
                     let Some(state) = guard.as_ref() else {
                         return false;
                     };
-                    if rate != state.rate() as i32 || channels != 1 {
+                    if rate != state.rate() as i32 || channels != 1 || !little_endian_f32 {
+                        Err(state.rate())
+                    } else {
+                        Ok(landmarks::caps(Some(state.engine.fps)))
+                    }
+                };
+                // Posted with the state lock released (see sink_chain).
+                let out = match out {
+                    Ok(out) => out,
+                    Err(model_rate) => {
                         gst::element_imp_error!(
                             self,
                             gst::CoreError::Negotiation,
-                            ("caps {} cannot be met: the model needs mono F32 at {} Hz (put audioconvert ! audioresample before this element)", caps, state.rate()));
+                            ("caps {} cannot be met: the model needs mono F32LE at {} Hz (put audioconvert ! audioresample before this element)", caps, model_rate));
                         return false;
                     }
-                    landmarks::caps(Some(state.engine.fps))
                 };
                 self.srcpad.push_event(gst::event::Caps::new(&out))
             }
@@ -692,18 +741,20 @@ impl Audio2Landmarks {
                     return false;
                 };
                 let mut list = gst::BufferList::new();
+                let mut failed = None;
                 {
                     let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
                     if let Some(state) = guard.as_mut() {
                         // A new segment while running: finish the old grid first.
                         if state.t0.is_some() {
-                            if let Err(msg) = self.drain(state, list.get_mut().expect("new list")) {
-                                self.post_error_message(msg);
-                            }
+                            failed = self.drain(state, list.get_mut().expect("new list")).err();
                             state.reset_stream();
                         }
                         state.segment = Some(tseg.clone());
                     }
+                }
+                if let Some(msg) = failed {
+                    self.post_error_message(msg);
                 }
                 let _ = self.push_list(list);
                 gst::Pad::event_default(pad, Some(&*self.obj()), event)
@@ -711,32 +762,37 @@ impl Audio2Landmarks {
             EventView::Gap(g) => {
                 let (ts, dur) = g.get();
                 let mut list = gst::BufferList::new();
-                {
+                let r = {
                     let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some(state) = guard.as_mut() {
-                        let lref = list.get_mut().expect("new list");
-                        let r = self.align(state, lref, Some(ts)).and_then(|_| {
-                            let d = dur.unwrap_or(gst::ClockTime::ZERO).min(MAX_GAP_FILL);
-                            self.fill_silence(state, lref, d)
-                        });
-                        if let Err(msg) = r {
-                            self.post_error_message(msg);
-                            return false;
+                    match guard.as_mut() {
+                        Some(state) => {
+                            let lref = list.get_mut().expect("new list");
+                            self.align(state, lref, Some(ts)).and_then(|_| {
+                                let d = dur.unwrap_or(gst::ClockTime::ZERO).min(MAX_GAP_FILL);
+                                self.fill_silence(state, lref, d)
+                            })
                         }
+                        None => Ok(()),
                     }
+                };
+                if let Err(msg) = r {
+                    self.post_error_message(msg);
+                    return false;
                 }
                 self.push_list(list).is_ok()
             }
             EventView::Eos(_) => {
                 let mut list = gst::BufferList::new();
+                let mut failed = None;
                 {
                     let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
                     if let Some(state) = guard.as_mut() {
-                        if let Err(msg) = self.drain(state, list.get_mut().expect("new list")) {
-                            self.post_error_message(msg);
-                        }
+                        failed = self.drain(state, list.get_mut().expect("new list")).err();
                         state.reset_stream();
                     }
+                }
+                if let Some(msg) = failed {
+                    self.post_error_message(msg);
                 }
                 let _ = self.push_list(list);
                 gst::Pad::event_default(pad, Some(&*self.obj()), event)
@@ -1044,7 +1100,7 @@ impl ElementImpl for Audio2Landmarks {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let sink_caps = gst_audio::AudioCapsBuilder::new_interleaved()
-                .format(gst_audio::AUDIO_FORMAT_F32)
+                .format(SAMPLE_FORMAT)
                 .channels(1)
                 .build();
             vec![

@@ -5,7 +5,7 @@
  * Speech in, a stream of 68 facial landmarks per video frame out, computed by an ONNX model
  * (Eskimez et al. 2018: an LSTM over log-mel features and their deltas) through ONNX Runtime.
  *
- * The sink takes mono F32 audio at the model's sample rate (16 kHz for the default model), so
+ * The sink takes mono F32LE audio at the model's sample rate (16 kHz for the default model), so
  * `audioconvert ! audioresample` adapts any source. The source produces
  * `application/x-face-landmarks, layout=ibug68` at the model's frame rate (25 fps for the default
  * model), one 576-byte record per frame (docs/landmark-stream.md).

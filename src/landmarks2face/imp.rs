@@ -107,7 +107,9 @@ struct State {
     /// The landmark stream's frame rate and segment (in time).
     fps: Option<gst::Fraction>,
     segment: gst::FormattedSegment<gst::ClockTime>,
-    /// The landmark frame taken from its pad, waiting for the portrait pad.
+    /// Whole records out of the landmark byte stream, however it is cut.
+    records: landmarks::RecordReader,
+    /// The next landmark frame (a whole record), waiting for the portrait pad or its turn.
     pending: Option<gst::Buffer>,
     /// The size the output is negotiated for (the crop's, or the identity's).
     natural: Option<(u32, u32)>,
@@ -118,6 +120,7 @@ struct State {
 
 impl State {
     fn reset_stream(&mut self) {
+        self.records.reset();
         self.pending = None;
         self.next_portrait = None;
         self.last_portrait = None;
@@ -332,6 +335,7 @@ impl Landmarks2Face {
             portrait_timed: false,
             fps: None,
             segment: gst::FormattedSegment::new(),
+            records: landmarks::RecordReader::new(),
             pending: None,
             natural: None,
             output: None,
@@ -438,16 +442,41 @@ impl Landmarks2Face {
         Ok(())
     }
 
-    /// The landmark frame for this round: the one waiting, or the next from the landmark pad.
-    /// Err(Eos) when the landmark stream has ended.
-    fn next_landmark_frame(&self, state: &mut State) -> Result<gst::Buffer, gst::FlowError> {
+    /// The landmark frame for this round: the one waiting, or the next whole record of the
+    /// landmark byte stream (buffers cut anywhere are collected by the record reader).
+    /// Err(Eos) when the landmark stream has ended, with the warning for a partial record left
+    /// over.
+    fn next_landmark_frame(
+        &self,
+        state: &mut State,
+        deferred: &mut Deferred,
+    ) -> Result<gst::Buffer, gst::FlowError> {
         if let Some(b) = state.pending.take() {
             return Ok(b);
         }
-        match self.sinkpad.pop_buffer() {
-            Some(b) => Ok(b),
-            None if self.sinkpad.is_eos() => Err(gst::FlowError::Eos),
-            None => Err(gst_base::AGGREGATOR_FLOW_NEED_DATA),
+        loop {
+            if let Some(rec) = state.records.pop() {
+                return Ok(rec);
+            }
+            match self.sinkpad.pop_buffer() {
+                Some(b) => state.records.push(b),
+                None if self.sinkpad.is_eos() => {
+                    let left = state.records.pending();
+                    if left > 0 {
+                        state.records.reset();
+                        deferred.0.push(
+                            gst::message::Warning::builder(
+                                gst::StreamError::Format,
+                                &landmarks::leftover_message(left),
+                            )
+                            .src(&*self.obj())
+                            .build(),
+                        );
+                    }
+                    return Err(gst::FlowError::Eos);
+                }
+                None => return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA),
+            }
         }
     }
 
@@ -542,6 +571,7 @@ impl Landmarks2Face {
         inbuf: &gst::Buffer,
         mode: Mode,
         expression: PortraitExpression,
+        model: &std::path::Path,
     ) -> Result<gst::Buffer, gst::ErrorMessage> {
         let failed = |what: String| gst::error_msg!(gst::StreamError::Failed, ("{}", what));
         let State {
@@ -559,7 +589,15 @@ impl Landmarks2Face {
             gst::error_msg!(gst::CoreError::Negotiation, ("output not negotiated"))
         })?;
         let target = retarget(id, frame, expression);
-        generator.run(id, &target, f, mask).map_err(failed)?;
+        // An inference failure is a stream error naming the model and the frame.
+        generator.run(id, &target, f, mask).map_err(|e| {
+            failed(format!(
+                "model {} failed on the frame at {}: {}",
+                model.display(),
+                inbuf.pts().display(),
+                e
+            ))
+        })?;
         let mut outbuf = match self.obj().buffer_pool() {
             Some(pool) => {
                 if !pool.is_active() {
@@ -863,6 +901,7 @@ impl AggregatorImpl for Landmarks2Face {
 
     fn flush(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
         if let Some(s) = lock(&self.state).as_mut() {
+            s.records.reset();
             s.pending = None;
             s.next_portrait = None;
         }
@@ -908,6 +947,14 @@ impl AggregatorImpl for Landmarks2Face {
 
     fn sink_event(&self, pad: &gst_base::AggregatorPad, event: gst::Event) -> bool {
         use gst::EventView;
+        let mut event = event;
+        if pad == &self.sinkpad && event.type_() != gst::EventType::Eos {
+            // The reader takes the frame rate, the segment (one in bytes becomes the same span
+            // in time) and flushes; a partial record at EOS is found when the frames run out.
+            if let Some(st) = lock(&self.state).as_mut() {
+                event = st.records.event(event).0;
+            }
+        }
         if pad == &self.sinkpad {
             match event.view() {
                 EventView::Caps(c) => {
@@ -1124,16 +1171,25 @@ impl AggregatorImpl for Landmarks2Face {
         let obj = self.obj();
         // Live when upstream is (the aggregator then waits on the clock).
         let live = obj.latency().is_some();
-        let (mode, expression) = {
+        let (mode, expression, model) = {
             let s = lock(&self.settings);
-            (s.mode, s.expression)
+            (s.mode, s.expression, s.model.clone())
         };
         let mut deferred = Deferred::default();
         let mut guard = lock(&self.state);
         let Some(state) = guard.as_mut() else {
             return Err(gst::FlowError::Flushing);
         };
-        let inbuf = self.next_landmark_frame(state)?;
+        let inbuf = match self.next_landmark_frame(state, &mut deferred) {
+            Ok(b) => b,
+            Err(flow) => {
+                drop(guard);
+                for m in deferred.0 {
+                    let _ = obj.post_message(m);
+                }
+                return Err(flow);
+            }
+        };
         let frame = {
             let map = inbuf.map_readable().map_err(|_| gst::FlowError::Error)?;
             LandmarkFrame::from_bytes(map.as_slice())
@@ -1204,7 +1260,11 @@ impl AggregatorImpl for Landmarks2Face {
         let Some(state) = guard.as_mut() else {
             return Err(gst::FlowError::Flushing);
         };
-        let out = self.render(state, &frame, &inbuf, mode, expression);
+        let out = self.render(state, &frame, &inbuf, mode, expression, &model);
+        // The next record, if the stream already holds it: its time is the next deadline.
+        if state.pending.is_none() {
+            state.pending = state.records.pop();
+        }
         drop(guard);
         for m in deferred.0 {
             let _ = obj.post_message(m);

@@ -80,3 +80,34 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
         Landmarks2Face::static_type(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::identity::Crop;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// The `talkingface.crop` metadata parser takes any text and size without panicking; a
+        /// crop it accepts has four values in [0, 1], eyes apart and a usable scale.
+        #[test]
+        fn crop_metadata_takes_any_text(
+            s in prop_oneof![
+                ".*",
+                "(eyes:)?[-+0-9., eE]{0,40}",
+                "eyes:(0?\\.[0-9]{1,4}|1|0),(0?\\.[0-9]{1,4}|1|0),(0?\\.[0-9]{1,4}|1|0),(0?\\.[0-9]{1,4}|1|0)",
+            ],
+            size in any::<usize>(),
+        ) {
+            if let Ok(c) = Crop::parse(&s, size) {
+                prop_assert_eq!(c.size, size);
+                for v in [c.eye_r[0], c.eye_r[1], c.eye_l[0], c.eye_l[1]] {
+                    prop_assert!((0.0..=1.0).contains(&v), "{}", s);
+                }
+                let k = c.canonical_scale();
+                prop_assert!(k.is_finite() && k > 0.0, "{}: scale {}", s, k);
+            }
+        }
+    }
+}

@@ -7,7 +7,7 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 
 use super::render::{Canvas, Style, FORMATS};
-use crate::landmarks::{self, LandmarkFrame};
+use crate::landmarks::{self, LandmarkFrame, RecordReader};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -52,6 +52,8 @@ struct State {
 pub struct LandmarksRender {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    /// Whole records out of the byte stream, however it is cut.
+    records: Mutex<RecordReader>,
 }
 
 /// Video caps for the formats the element writes, any size, square pixels, any frame rate.
@@ -166,7 +168,60 @@ impl BaseTransformImpl for LandmarksRender {
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reset();
         Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        let (event, left) = self
+            .records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .event(event);
+        if let Some(n) = left {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Format,
+                ("{}", landmarks::leftover_message(n))
+            );
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn generate_output(
+        &self,
+    ) -> Result<gst_base::subclass::base_transform::GenerateOutputSuccess, gst::FlowError> {
+        use gst_base::subclass::base_transform::{
+            GenerateOutputSuccess, InputBuffer, PrepareOutputBufferSuccess,
+        };
+        // Input buffers may hold any number of bytes: collect them and draw one frame per
+        // whole record (the base class calls this until it gives no output).
+        let rec = {
+            let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(buf) = self.take_queued_buffer() {
+                records.push(buf);
+            }
+            records.pop()
+        };
+        let Some(rec) = rec else {
+            return Ok(GenerateOutputSuccess::NoOutput);
+        };
+        let mut outbuf = match self.parent_prepare_output_buffer(InputBuffer::Readable(&rec))? {
+            PrepareOutputBufferSuccess::Buffer(b) => b,
+            PrepareOutputBufferSuccess::InputBuffer => {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Failed,
+                    ("the base class offered the input buffer as output")
+                );
+                return Err(gst::FlowError::Error);
+            }
+        };
+        self.transform(&rec, outbuf.make_mut())?;
+        Ok(GenerateOutputSuccess::Buffer(outbuf))
     }
 
     fn transform_caps(
