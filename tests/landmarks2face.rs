@@ -84,6 +84,20 @@ fn portrait_rgba() -> (Vec<u8>, usize, usize) {
     (img.into_raw(), w, h)
 }
 
+/// Another identity of another size: the portrait mirrored, with a grey border, 600 x 640.
+fn mirrored_with_border(rgba: &[u8], w: usize, hh: usize) -> (Vec<u8>, usize, usize) {
+    let (w2, h2) = (600usize, 640usize);
+    let mut other = vec![40u8; w2 * h2 * 4];
+    for y in 0..hh {
+        for x in 0..w {
+            let s = (y * w + (w - 1 - x)) * 4;
+            let d = ((y + 20) * w2 + x + 44) * 4;
+            other[d..d + 4].copy_from_slice(&rgba[s..s + 4]);
+        }
+    }
+    (other, w2, h2)
+}
+
 /// The mean face with the jaw dropped by `d` canonical units.
 fn open_mouth(d: f32) -> LandmarkFrame {
     let mut f = LandmarkFrame::default();
@@ -211,15 +225,7 @@ fn portrait_pad_and_identity_change_while_playing() {
     assert!(psnr(&got, &rgba) > 38.0);
 
     // A second identity of another size: the mirrored portrait with a border, 600 x 640.
-    let (w2, h2) = (600usize, 640usize);
-    let mut other = vec![40u8; w2 * h2 * 4];
-    for y in 0..hh {
-        for x in 0..w {
-            let s = (y * w + (w - 1 - x)) * 4;
-            let d = ((y + 20) * w2 + x + 44) * 4;
-            other[d..d + 4].copy_from_slice(&rgba[s..s + 4]);
-        }
-    }
+    let (other, w2, h2) = mirrored_with_border(&rgba, w, hh);
     hp.set_src_caps_str(&format!(
         "video/x-raw,format=RGBA,width={w2},height={h2},framerate=0/1"
     ));
@@ -390,6 +396,31 @@ fn bad_portraits_and_models() {
     }
 }
 
+/// Pushes `buffer`, then frames, until the element refuses them (the landmark pad queues what it
+/// gets and the aggregator's thread handles it: the refusal comes with the next push).
+fn push_until_refused(h: &mut gst_check::Harness, buffer: gst::Buffer) -> gst::FlowError {
+    let mut r = h.push(buffer);
+    for n in 1..200 {
+        if let Err(e) = r {
+            return e;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        r = h.push(lm_buffer(&LandmarkFrame::default(), n));
+    }
+    panic!("the element never refused the stream");
+}
+
+/// The first error message on `bus` (waits up to 10 s).
+fn error_on(bus: &gst::Bus) -> String {
+    let m = bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error])
+        .expect("an error message");
+    match m.view() {
+        gst::MessageView::Error(e) => e.error().to_string(),
+        _ => unreachable!(),
+    }
+}
+
 /// The landmark stream cut into 100-byte chunks without timestamps (as filesrc reads a file):
 /// one frame per whole record at n/fps; the partial record at EOS is a warning naming its bytes.
 #[test]
@@ -438,18 +469,12 @@ fn out_of_range_landmarks_are_an_error() {
     let mut h = harness(&e, None);
     let mut f = LandmarkFrame::default();
     f.pose[1] = 1e9;
-    assert_eq!(h.push(lm_buffer(&f, 0)), Err(gst::FlowError::Error));
-    let err = bus
-        .iter()
-        .find(|m| matches!(m.view(), gst::MessageView::Error(_)))
-        .expect("an error message");
-    if let gst::MessageView::Error(e) = err.view() {
-        assert!(
-            e.error().to_string().contains("pose yaw = 1e9"),
-            "{}",
-            e.error()
-        );
-    }
+    assert_eq!(
+        push_until_refused(&mut h, lm_buffer(&f, 0)),
+        gst::FlowError::Error
+    );
+    let err = error_on(&bus);
+    assert!(err.contains("pose yaw = 1e9"), "{err}");
 }
 
 /// A model that fits the contract but fails in ONNX Runtime on every run: a stream error that
@@ -469,12 +494,11 @@ fn inference_failure_is_a_stream_error_naming_the_model() {
     e.set_bus(Some(&bus));
     let mut h = harness(&e, None);
     assert_eq!(
-        h.push(lm_buffer(&LandmarkFrame::default(), 0)),
-        Err(gst::FlowError::Error)
+        push_until_refused(&mut h, lm_buffer(&LandmarkFrame::default(), 0)),
+        gst::FlowError::Error
     );
     let err = bus
-        .iter()
-        .find(|m| matches!(m.view(), gst::MessageView::Error(_)))
+        .timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error])
         .expect("an error message");
     let gst::MessageView::Error(err) = err.view() else {
         unreachable!()
@@ -532,9 +556,13 @@ fn any_model_that_fits_the_contract_runs() {
     assert!(p > 25.0 && p < 60.0, "PSNR {p:.1}");
 }
 
+/// Live (the harness says its source is live): frames that would be late are skipped, counted and
+/// posted as QoS messages that say live.
 #[test]
 fn late_frames_are_dropped_under_qos() {
     let e = element("crop");
+    let bus = gst::Bus::new();
+    e.set_bus(Some(&bus));
     let mut h = harness(&e, None);
     h.push(lm_buffer(&LandmarkFrame::default(), 0)).unwrap();
     assert!(h.pull().is_ok());
@@ -548,13 +576,52 @@ fn late_frames_are_dropped_under_qos() {
     for n in 1..10 {
         h.push(lm_buffer(&LandmarkFrame::default(), n)).unwrap();
     }
-    assert!(h.try_pull().is_none(), "late frames were rendered");
-    assert_eq!(e.property::<u64>("dropped"), 9);
     h.push(lm_buffer(&LandmarkFrame::default(), 60)).unwrap();
+    // The next frame out is the first one in time: none of the late ones was rendered.
     assert_eq!(
         h.pull().unwrap().pts(),
         Some(gst::ClockTime::from_mseconds(2400))
     );
+    assert_eq!(e.property::<u64>("dropped"), 9);
+    let qos: Vec<bool> = bus
+        .iter()
+        .filter_map(|m| match m.view() {
+            gst::MessageView::Qos(q) => Some(q.get().0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(qos, vec![true; 9]);
+}
+
+/// Not live: QoS events do not make the element skip frames (every frame is rendered, in order).
+#[test]
+fn no_frames_dropped_when_not_live() {
+    let e = element("crop");
+    let bus = gst::Bus::new();
+    e.set_bus(Some(&bus));
+    let mut h = gst_check::Harness::with_element(&e, Some("sink"), Some("src"));
+    h.set_live(false);
+    h.play();
+    h.set_src_caps(landmark_caps());
+    h.push(lm_buffer(&LandmarkFrame::default(), 0)).unwrap();
+    assert!(h.pull().is_ok());
+    assert!(h.push_upstream_event(gst::event::Qos::new(
+        gst::QOSType::Underflow,
+        0.5,
+        2_000_000_000,
+        gst::ClockTime::from_mseconds(40),
+    )));
+    for n in 1..5 {
+        h.push(lm_buffer(&LandmarkFrame::default(), n)).unwrap();
+        assert_eq!(
+            h.pull().unwrap().pts(),
+            Some(gst::ClockTime::from_mseconds(40 * n))
+        );
+    }
+    assert_eq!(e.property::<u64>("dropped"), 0);
+    assert!(!bus
+        .iter()
+        .any(|m| matches!(m.view(), gst::MessageView::Qos(_))));
 }
 
 /// The mouth opening (inner-lip gap over mouth width) of the face in an RGBA picture, by the
@@ -643,4 +710,258 @@ fn portrait_expression_neutral_closes_an_open_mouth() {
     );
     assert!(o_speaking > o_neutral + 0.1, "{o_speaking} vs {o_neutral}");
     let _ = std::fs::remove_file(open_png);
+}
+
+/// A portrait pad requested while the element plays (it started with the `portrait` property):
+/// its pictures are used. (Before, the face analysis was not kept when no pad existed at start,
+/// and the pad's pictures were refused.)
+#[test]
+fn portrait_pad_requested_while_playing() {
+    let e = element("full");
+    let mut h = harness(&e, None);
+    h.push(lm_buffer(&LandmarkFrame::default(), 0)).unwrap();
+    let _ = h.pull().unwrap();
+    let (rgba, w, hh) = portrait_rgba();
+    let (other, w2, h2) = mirrored_with_border(&rgba, w, hh);
+    let mut hp = gst_check::Harness::with_element(&e, Some("portrait"), None);
+    hp.set_src_caps_str(&format!(
+        "video/x-raw,format=RGBA,width={w2},height={h2},framerate=0/1"
+    ));
+    hp.push(gst::Buffer::from_mut_slice(other.clone())).unwrap();
+    h.push(lm_buffer(&LandmarkFrame::default(), 1)).unwrap();
+    let out = h.pull().unwrap();
+    let caps = h.sinkpad().unwrap().current_caps().unwrap();
+    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+    assert_eq!((info.width(), info.height()), (600, 640));
+    let (got, _, _) = rgba_of(&out, &caps);
+    assert!(psnr(&got, &other) > 38.0);
+}
+
+/// A new portrait takes effect from the landmark frame whose running time reaches the portrait's:
+/// portrait A at 0 ms, B at 80 ms, landmark frames every 40 ms: frames 0 and 1 show A, frames 2 on
+/// show B (another size: the output renegotiates); the portrait stream's EOS keeps B.
+#[test]
+fn portrait_takes_effect_at_its_running_time() {
+    init();
+    let p = launch(&format!(
+        "appsrc name=lm format=time ! landmarks2face name=f model={} threads=1 ! \
+         appsink name=out sync=false appsrc name=pt format=time ! f.portrait",
+        l2f_model()
+    ));
+    let lm = p
+        .by_name("lm")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    let pt = p
+        .by_name("pt")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    let out = appsink(&p, "out");
+    let (a, w, hh) = portrait_rgba();
+    let (b, w2, h2) = mirrored_with_border(&a, w, hh);
+    lm.set_caps(Some(&landmark_caps()));
+    p.set_state(gst::State::Playing).unwrap();
+    for n in 0..5 {
+        lm.push_buffer(lm_buffer(&LandmarkFrame::default(), n))
+            .unwrap();
+    }
+    lm.end_of_stream().unwrap();
+    for (px, pw, ph, ms) in [(&a, w, hh, 0u64), (&b, w2, h2, 80)] {
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("format", "RGBA")
+            .field("width", pw as i32)
+            .field("height", ph as i32)
+            .field("framerate", gst::Fraction::new(0, 1))
+            .build();
+        let mut buf = gst::Buffer::from_mut_slice(px.clone());
+        buf.get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(ms));
+        pt.push_sample(&gst::Sample::builder().buffer(&buf).caps(&caps).build())
+            .unwrap();
+    }
+    pt.end_of_stream().unwrap();
+    for n in 0..5u64 {
+        let s = out
+            .try_pull_sample(gst::ClockTime::from_seconds(60))
+            .expect("a frame");
+        let buf = s.buffer().unwrap();
+        assert_eq!(buf.pts(), Some(gst::ClockTime::from_mseconds(40 * n)));
+        let caps = s.caps().unwrap();
+        let (got, gw, gh) = rgba_of(&buf.to_owned(), &caps.to_owned());
+        let want = if n < 2 { (&a, w, hh) } else { (&b, w2, h2) };
+        assert_eq!((gw, gh), (want.1, want.2), "frame {n}");
+        assert!(psnr(&got, want.0) > 38.0, "frame {n}");
+    }
+    assert!(out
+        .try_pull_sample(gst::ClockTime::from_seconds(10))
+        .is_none());
+    assert!(out.is_eos());
+    let errors: Vec<_> = p
+        .bus()
+        .unwrap()
+        .iter()
+        .filter(|m| matches!(m.view(), gst::MessageView::Error(_)))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    p.set_state(gst::State::Null).unwrap();
+}
+
+/// `imagefreeze ! landmarks2face.portrait` (the documented pipeline): only the portrait frames up to
+/// the output's time are taken, about one per landmark frame (before: thousands a second).
+#[test]
+fn imagefreeze_portrait_is_taken_at_the_landmark_rate() {
+    init();
+    let p = launch(&format!(
+        "audiotestsrc num-buffers=40 ! audioconvert ! audioresample ! audio2landmarks model={} ! \
+         landmarks2face name=f model={} threads=1 ! fakesink name=out \
+         filesrc location={PORTRAIT} ! jpegdec ! videoconvert ! imagefreeze ! identity name=count ! \
+         f.portrait",
+        model("a2l_test.onnx"),
+        l2f_model()
+    ));
+    let count = |name: &str, pad: &str| {
+        let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let n2 = n.clone();
+        p.by_name(name).unwrap().static_pad(pad).unwrap().add_probe(
+            gst::PadProbeType::BUFFER,
+            move |_, _| {
+                n2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                gst::PadProbeReturn::Ok
+            },
+        );
+        n
+    };
+    let portraits = count("count", "src");
+    let frames = count("out", "sink");
+    let t0 = std::time::Instant::now();
+    p.set_state(gst::State::Playing).unwrap();
+    let bus = p.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(120),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("EOS");
+    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
+    let secs = t0.elapsed().as_secs_f64();
+    p.set_state(gst::State::Null).unwrap();
+    let (np, nf) = (
+        portraits.load(std::sync::atomic::Ordering::SeqCst),
+        frames.load(std::sync::atomic::Ordering::SeqCst),
+    );
+    eprintln!(
+        "{nf} frames, {np} portrait buffers in {secs:.2} s ({:.0} portrait buffers/s)",
+        np as f64 / secs
+    );
+    assert!(nf >= 50, "{nf} frames");
+    assert!(np <= nf + 3, "{np} portrait buffers for {nf} frames");
+}
+
+/// Output buffers carry a GstVideoMeta where downstream says it supports it.
+#[test]
+fn output_buffers_carry_video_meta() {
+    let e = element("crop");
+    let mut h = gst_check::Harness::with_element(&e, Some("sink"), Some("src"));
+    h.add_propose_allocation_meta(gst_video::VideoMeta::meta_api(), None);
+    h.play();
+    h.set_src_caps(landmark_caps());
+    h.push(lm_buffer(&LandmarkFrame::default(), 0)).unwrap();
+    let out = h.pull().unwrap();
+    let meta = out
+        .meta::<gst_video::VideoMeta>()
+        .expect("a video meta on the output buffer");
+    assert_eq!((meta.width(), meta.height()), (256, 256));
+    assert_eq!(meta.format(), gst_video::VideoFormat::Rgba);
+}
+
+/// The latency added is one frame at the landmark stream's own rate (50 fps: 20 ms).
+#[test]
+fn latency_is_one_frame_at_the_stream_rate() {
+    let e = element("crop");
+    let mut h = gst_check::Harness::with_element(&e, Some("sink"), Some("src"));
+    h.play();
+    h.set_src_caps(landmarks::caps(Some(gst::Fraction::new(50, 1))));
+    h.push(lm_buffer(&LandmarkFrame::default(), 0)).unwrap();
+    let _ = h.pull().unwrap();
+    let mut q = gst::query::Latency::new();
+    assert!(e.static_pad("src").unwrap().query(&mut q));
+    let (live, min, _) = q.result();
+    assert!(live);
+    assert_eq!(min, gst::ClockTime::from_mseconds(20));
+}
+
+/// The output's segment is the landmark stream's; a flush on the landmark pad starts it again.
+#[test]
+fn landmark_segment_and_flush() {
+    let e = element("crop");
+    let mut h = harness(&e, None);
+    let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
+    seg.set_start(gst::ClockTime::from_seconds(10));
+    seg.set_time(gst::ClockTime::from_seconds(10));
+    assert!(h.push_event(gst::event::Segment::new(&seg)));
+    let at = |ms: u64, n: u64| {
+        let mut b = lm_buffer(&LandmarkFrame::default(), n);
+        b.get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(ms));
+        b
+    };
+    h.push(at(10_000, 0)).unwrap();
+    assert_eq!(
+        h.pull().unwrap().pts(),
+        Some(gst::ClockTime::from_seconds(10))
+    );
+    let out_seg = loop {
+        let ev = h.pull_event().unwrap();
+        if let gst::EventView::Segment(s) = ev.view() {
+            break s.segment().clone();
+        }
+    };
+    let out_seg = out_seg.downcast::<gst::ClockTime>().unwrap();
+    assert_eq!(out_seg.start(), Some(gst::ClockTime::from_seconds(10)));
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    assert!(
+        h.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+            gst::ClockTime,
+        >::new()))
+    );
+    h.push(at(0, 0)).unwrap();
+    assert_eq!(h.pull().unwrap().pts(), Some(gst::ClockTime::ZERO));
+}
+
+/// A file of records read by filesrc (4096-byte blocks, a segment in bytes): one frame per record,
+/// at n / fps, on a time segment.
+#[test]
+fn landmark_file_through_filesrc() {
+    init();
+    let path = std::env::temp_dir().join(format!("l2f-{}-records.bin", std::process::id()));
+    let mut bytes = Vec::new();
+    for n in 0..12 {
+        bytes.extend_from_slice(&open_mouth(0.005 * n as f32).to_bytes());
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let p = launch(&format!(
+        "filesrc location={} ! application/x-face-landmarks,layout=ibug68,framerate=25/1 ! \
+         landmarks2face model={} portrait={PORTRAIT} threads=1 mode=crop ! appsink name=out sync=false",
+        path.display(),
+        l2f_model()
+    ));
+    let out = appsink(&p, "out");
+    p.set_state(gst::State::Playing).unwrap();
+    let mut pts = Vec::new();
+    while let Some(s) = out.try_pull_sample(gst::ClockTime::from_seconds(60)) {
+        pts.push(s.buffer().unwrap().pts());
+        let seg = s.segment().unwrap();
+        assert_eq!(seg.format(), gst::Format::Time);
+    }
+    p.set_state(gst::State::Null).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let want: Vec<_> = (0..12)
+        .map(|n| Some(gst::ClockTime::from_mseconds(40 * n)))
+        .collect();
+    assert_eq!(pts, want);
 }

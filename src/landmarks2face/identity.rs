@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::face::{sample_roi, Border, Image, Roi};
+use crate::face::{sample_roi, Border, Image, PortraitAnalyzer, PortraitFace, Roi};
 use crate::faceshape::{close_mouth, fit_similarity, mouth_opening};
 use crate::landmarks::N_POINTS;
 
@@ -55,11 +55,11 @@ impl Crop {
 
 /// One portrait pixel that the generated crop covers, with its bilinear taps in the crop.
 #[derive(Debug, Clone, Copy)]
-struct PasteTap {
-    pixel: u32,
-    crop0: u32,
-    fx: f32,
-    fy: f32,
+pub(super) struct PasteTap {
+    pub(super) pixel: u32,
+    pub(super) crop0: u32,
+    pub(super) fx: f32,
+    pub(super) fy: f32,
 }
 
 /// A portrait ready to be driven.
@@ -78,7 +78,8 @@ pub struct Identity {
     /// The portrait's own mouth opening (inner-lip gap over mouth width).
     pub mouth_opening: f32,
     pub crop: Crop,
-    taps: Vec<PasteTap>,
+    /// Every portrait pixel the crop covers ([`super::composite`] pastes through them).
+    pub(super) taps: Vec<PasteTap>,
 }
 
 /// Portraits with a longer side than this are scaled down to it after decoding (full mode outputs
@@ -231,53 +232,74 @@ impl Identity {
         })
     }
 
-    /// Writes the generated crop (CHW RGB in [0, 1]) as tightly packed RGBA, size x size.
-    pub fn crop_to_rgba(&self, frame: &[f32], out: &mut [u8]) {
-        let n = self.crop.size * self.crop.size;
-        for (i, px) in out.chunks_exact_mut(4).enumerate().take(n) {
-            for (c, o) in px.iter_mut().take(3).enumerate() {
-                *o = (frame[c * n + i] * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
-            }
-            px[3] = 255;
-        }
+    /// Finds the `face_index`-th largest face of a portrait (tightly packed RGBA) with the face
+    /// analysis and prepares it; also says what was found (for the element's messages).
+    pub fn analyse(
+        analyzer: &mut PortraitAnalyzer,
+        rgba: Vec<u8>,
+        width: usize,
+        height: usize,
+        face_index: usize,
+        crop: Crop,
+    ) -> Result<(Identity, PortraitFace), String> {
+        let face = analyzer.portrait(&rgba, width, height, face_index, MIN_FACE_PX)?;
+        let id = Identity::new(rgba, width, height, &face.points, crop)?;
+        Ok((id, face))
     }
+}
 
-    /// Writes the whole portrait with the generated crop blended in by `mask` (or wholly where
-    /// the model has no mask), tightly packed RGBA, width x height.
-    pub fn paste_to_rgba(&self, frame: &[f32], mask: Option<&[f32]>, out: &mut [u8]) {
-        out[..self.rgba.len()].copy_from_slice(&self.rgba);
-        let s = self.crop.size;
-        let n = s * s;
-        for t in &self.taps {
-            let i0 = t.crop0 as usize;
-            let (i1, i2, i3) = (i0 + 1, i0 + s, i0 + s + 1);
-            let (w0, w1, w2, w3) = (
-                (1.0 - t.fx) * (1.0 - t.fy),
-                t.fx * (1.0 - t.fy),
-                (1.0 - t.fx) * t.fy,
-                t.fx * t.fy,
-            );
-            let m = match mask {
-                Some(m) => (m[i0] * w0 + m[i1] * w1 + m[i2] * w2 + m[i3] * w3).clamp(0.0, 1.0),
-                None => 1.0,
-            };
-            if m <= 0.0 {
-                continue;
-            }
-            let p = t.pixel as usize * 4;
+/// Byte order of a packed RGB picture: where red, green and blue are in a pixel, and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packing {
+    pub rgb: [usize; 3],
+    pub bytes_per_pixel: usize,
+}
+
+/// A packed RGB or BGR picture (rows `stride` bytes apart, 3 or 4 bytes a pixel) as tightly
+/// packed RGBA with opaque alpha; None when `data` is too short for the size given.
+pub fn rgba_from_packed(
+    data: &[u8],
+    stride: usize,
+    width: usize,
+    height: usize,
+    packing: Packing,
+) -> Option<Vec<u8>> {
+    let bpp = packing.bytes_per_pixel;
+    if height == 0 || stride < width * bpp || data.len() < (height - 1) * stride + width * bpp {
+        return None;
+    }
+    let mut rgba = vec![255u8; width * height * 4];
+    for (y, out) in rgba.chunks_exact_mut(width * 4).enumerate() {
+        let row = &data[y * stride..y * stride + width * bpp];
+        for (px, o) in row.chunks_exact(bpp).zip(out.chunks_exact_mut(4)) {
             for c in 0..3 {
-                let f = &frame[c * n..(c + 1) * n];
-                let g = (f[i0] * w0 + f[i1] * w1 + f[i2] * w2 + f[i3] * w3) * 255.0;
-                let v = out[p + c] as f32 * (1.0 - m) + g * m;
-                out[p + c] = (v + 0.5).clamp(0.0, 255.0) as u8;
+                o[c] = px[packing.rgb[c]];
             }
         }
     }
+    Some(rgba)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_pictures_to_rgba() {
+        // 2x2 BGR with a padded stride of 8 bytes.
+        let data = [1, 2, 3, 4, 5, 6, 0, 0, 7, 8, 9, 10, 11, 12, 0, 0];
+        let bgr = Packing {
+            rgb: [2, 1, 0],
+            bytes_per_pixel: 3,
+        };
+        let rgba = rgba_from_packed(&data, 8, 2, 2, bgr).unwrap();
+        assert_eq!(
+            rgba,
+            [3, 2, 1, 255, 6, 5, 4, 255, 9, 8, 7, 255, 12, 11, 10, 255]
+        );
+        assert!(rgba_from_packed(&data[..13], 8, 2, 2, bgr).is_none());
+        assert!(rgba_from_packed(&data, 5, 2, 2, bgr).is_none());
+    }
 
     #[test]
     fn crop_metadata() {

@@ -1,18 +1,28 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
+//! The element: a `GstAggregator` with the landmark stream as its master pad (`sink`: its frames
+//! set the output's timing, one output frame per landmark frame with its timestamps) and the
+//! optional `portrait` request pad (raw video; a new picture takes effect from the landmark frame
+//! whose running time reaches the picture's). Properties, events, queries and QoS; the pixels and
+//! tensors are in the sibling modules.
+
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
-use ort::value::TensorRef;
 
-use super::identity::{decode_image, Crop, Identity, MIN_FACE_PX};
+use super::composite::Output;
+use super::generator::Generator;
+use super::identity::{self, decode_image, Identity, Packing};
+use super::retarget::retarget;
 use super::{Mode, PortraitExpression};
-use crate::face::{self, FaceAnalyzer, PortraitAnalyzer};
-use crate::landmarks::{self, LandmarkFrame, N_POINTS};
-use crate::onnx::{self, Model, SessionOptions};
+use crate::face::{self, FaceAnalyzer, PortraitAnalyzer, PortraitFace};
+use crate::landmarks::{self, LandmarkFrame};
+use crate::onnx::{self, SessionOptions};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -78,179 +88,65 @@ impl Default for Settings {
     }
 }
 
-/// The model, checked against the landmarks2face contract.
-struct Generator {
-    model: Model,
-    crop: Crop,
-    has_mask: bool,
-}
-
-impl Generator {
-    fn new(model: Model) -> Result<Generator, String> {
-        model.check_kind("landmarks2face")?;
-        let size: usize = model.meta_parse("size")?;
-        if !(16..=2048).contains(&size) {
-            return Err(format!(
-                "model metadata talkingface.size = {size} is out of range"
-            ));
-        }
-        let crop = Crop::parse(model.meta_str("crop")?, size)
-            .map_err(|e| format!("model metadata talkingface.crop: {e}"))?;
-        let expect = |name: &str, dims: &[i64]| -> Result<(), String> {
-            let spec = model
-                .input(name)
-                .ok_or_else(|| format!("model has no input named {name:?}"))?;
-            let shape = spec
-                .shape
-                .as_ref()
-                .ok_or_else(|| format!("model input {name:?} is not a float32 tensor"))?;
-            let ok = shape.len() == dims.len()
-                && shape
-                    .iter()
-                    .zip(dims)
-                    .all(|(a, b)| *a < 0 || *b < 0 || a == b);
-            if ok {
-                Ok(())
-            } else {
-                Err(format!(
-                    "model input {name:?} has shape {shape:?}, the contract says {dims:?}"
-                ))
-            }
-        };
-        let s = size as i64;
-        expect("reference", &[-1, 3, s, s])?;
-        expect("reference_landmarks", &[-1, N_POINTS as i64, 2])?;
-        expect("target_landmarks", &[-1, N_POINTS as i64, 2])?;
-        for i in &model.inputs {
-            if !["reference", "reference_landmarks", "target_landmarks"].contains(&i.name.as_str())
-            {
-                return Err(format!(
-                    "model asks for an input {:?} that this element cannot make",
-                    i.name
-                ));
-            }
-        }
-        let frame = model
-            .output("frame")
-            .ok_or("model has no output named \"frame\" (f32 [N, 3, S, S])")?;
-        match frame.shape.as_deref() {
-            Some([_, c, h, w])
-                if (*c == 3 || *c < 0) && (*h == s || *h < 0) && (*w == s || *w < 0) => {}
-            other => {
-                return Err(format!(
-                    "model output \"frame\" has shape {other:?}, the contract says [N, 3, {s}, {s}]"
-                ))
-            }
-        }
-        let has_mask = model.output("mask").is_some();
-        Ok(Generator {
-            model,
-            crop,
-            has_mask,
-        })
-    }
-
-    /// Runs the model for one target; fills `frame` (3 S S) and `mask` (S S, if any).
-    fn run(
-        &mut self,
-        id: &Identity,
-        target: &[[f32; 2]; N_POINTS],
-        frame: &mut Vec<f32>,
-        mask: &mut Vec<f32>,
-    ) -> Result<(), String> {
-        let s = self.crop.size;
-        // The point arrays are contiguous: viewed as flat slices, no copy per frame.
-        let rl = id.reference_landmarks.as_flattened();
-        let tl = target.as_flattened();
-        let inputs: Vec<(&str, ort::session::SessionInputValue<'_>)> = vec![
-            (
-                "reference",
-                TensorRef::from_array_view(([1usize, 3, s, s], &id.reference[..]))
-                    .map_err(|e| e.to_string())?
-                    .into(),
-            ),
-            (
-                "reference_landmarks",
-                TensorRef::from_array_view(([1usize, N_POINTS, 2], rl))
-                    .map_err(|e| e.to_string())?
-                    .into(),
-            ),
-            (
-                "target_landmarks",
-                TensorRef::from_array_view(([1usize, N_POINTS, 2], tl))
-                    .map_err(|e| e.to_string())?
-                    .into(),
-            ),
-        ];
-        let out = self
-            .model
-            .session
-            .run(inputs)
-            .map_err(|e| format!("ONNX Runtime failed to run the model: {e}"))?;
-        let (_, f) = out["frame"]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| format!("model output \"frame\": {e}"))?;
-        if f.len() != 3 * s * s {
-            return Err(format!(
-                "model output \"frame\" has {} values, expected {}",
-                f.len(),
-                3 * s * s
-            ));
-        }
-        frame.clear();
-        frame.extend_from_slice(f);
-        mask.clear();
-        if self.has_mask {
-            let (_, m) = out["mask"]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| format!("model output \"mask\": {e}"))?;
-            if m.len() == s * s {
-                mask.extend_from_slice(m);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The negotiated output and how to get there from our RGBA rendering.
-struct Output {
-    info: gst_video::VideoInfo,
-    /// RGBA at the natural size (crop, or portrait).
-    rgba_info: gst_video::VideoInfo,
-    converter: Option<gst_video::VideoConverter>,
-    pool: gst::BufferPool,
-    rgba: Option<gst::Buffer>,
-}
-
+/// Everything from READY on: the models, the identity and the stream.
 struct State {
     generator: Generator,
+    provider: String,
+    /// The face analysis of portraits from the pad (None while there is no portrait pad).
+    analyzer: Option<PortraitAnalyzer>,
+    identity: Option<Identity>,
+    /// The portrait pad's format.
+    portrait_info: Option<gst_video::VideoInfo>,
+    /// The last portrait frame analysed (a repeated frame, imagefreeze's, is not analysed again).
+    last_portrait: Option<(gst_video::VideoInfo, gst::Buffer)>,
+    /// The newest portrait frame taken from the pad and not yet analysed, with its format.
+    next_portrait: Option<(Option<gst_video::VideoInfo>, gst::Buffer)>,
+    /// Whether the portrait stream has timestamps: then a landmark frame waits until the portrait
+    /// pad shows what comes after it (or the deadline passes, live).
+    portrait_timed: bool,
+    /// The landmark stream's frame rate and segment (in time).
     fps: Option<gst::Fraction>,
-    segment: Option<gst::FormattedSegment<gst::ClockTime>>,
-    /// The segment event waits for our caps (sent with the first frame).
-    pending_segment: Option<gst::Event>,
-    output: Option<Output>,
-    /// Identity the output was negotiated for (size changes renegotiate).
+    segment: gst::FormattedSegment<gst::ClockTime>,
+    /// Whole records out of the landmark byte stream, however it is cut.
+    records: landmarks::RecordReader,
+    /// The next landmark frame (a whole record), waiting for the portrait pad or its turn.
+    pending: Option<gst::Buffer>,
+    /// The size the output is negotiated for (the crop's, or the identity's).
     natural: Option<(u32, u32)>,
-    earliest: Option<gst::ClockTime>,
+    output: Option<Output>,
     frame: Vec<f32>,
     mask: Vec<f32>,
+}
+
+impl State {
+    fn reset_stream(&mut self) {
+        self.records.reset();
+        self.pending = None;
+        self.next_portrait = None;
+        self.last_portrait = None;
+        self.portrait_timed = false;
+        self.segment = gst::FormattedSegment::new();
+    }
+}
+
+/// QoS: kept apart from [`State`], whose lock is held while a frame renders, because QoS events
+/// come from downstream's thread.
+#[derive(Default)]
+struct Qos {
+    earliest: Option<gst::ClockTime>,
     dropped: u64,
 }
 
 pub struct Landmarks2Face {
-    sinkpad: gst::Pad,
-    srcpad: gst::Pad,
-    portrait_pad: Mutex<Option<gst::Pad>>,
+    /// The landmark stream.
+    sinkpad: gst_base::AggregatorPad,
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
-    landmarker: Mutex<Option<PortraitAnalyzer>>,
-    identity: Mutex<Option<Arc<Identity>>>,
-    /// Hash of the last portrait frame from the pad, to skip repeated frames.
-    portrait_hash: Mutex<Option<u64>>,
-    portrait_info: Mutex<Option<gst_video::VideoInfo>>,
-    provider: Mutex<Option<String>>,
-    /// Whole records out of the landmark byte stream, however it is cut.
-    records: Mutex<landmarks::RecordReader>,
+    qos: Mutex<Qos>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn src_template_caps() -> gst::Caps {
@@ -259,647 +155,34 @@ fn src_template_caps() -> gst::Caps {
         .build()
 }
 
-fn hash_bytes(b: &[u8]) -> u64 {
-    // FNV-1a over 8-byte words (the portrait only changes rarely; this is a change detector).
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for c in b.chunks(8) {
-        let mut w = [0u8; 8];
-        w[..c.len()].copy_from_slice(c);
-        h ^= u64::from_le_bytes(w);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+/// One frame at `fps`.
+fn frame_duration(fps: gst::Fraction) -> Option<gst::ClockTime> {
+    if fps.numer() <= 0 || fps.denom() <= 0 {
+        return None;
     }
-    h
+    gst::ClockTime::SECOND.mul_div_ceil(fps.denom() as u64, fps.numer() as u64)
 }
 
+/// Whether two buffers hold the same bytes.
+fn same_bytes(a: &gst::Buffer, b: &gst::Buffer) -> bool {
+    if a.size() != b.size() {
+        return false;
+    }
+    match (a.map_readable(), b.map_readable()) {
+        (Ok(x), Ok(y)) => x.as_slice() == y.as_slice(),
+        _ => false,
+    }
+}
+
+/// Messages to post once the state lock is released (a bus handler may call back into us).
+#[derive(Default)]
+struct Deferred(Vec<gst::Message>);
+
 impl Landmarks2Face {
-    fn natural_size(&self, state: &State, id: &Identity) -> (u32, u32) {
-        let mode = self.settings.lock().unwrap_or_else(|e| e.into_inner()).mode;
-        match mode {
-            Mode::Crop => (
-                state.generator.crop.size as u32,
-                state.generator.crop.size as u32,
-            ),
-            Mode::Full => (id.width as u32, id.height as u32),
-        }
-    }
-
-    /// Negotiates the output: the natural size and RGBA where downstream allows, else the nearest.
-    fn negotiate(&self, state: &mut State, natural: (u32, u32)) -> Result<(), gst::ErrorMessage> {
-        let fps = state.fps.unwrap_or(gst::Fraction::new(25, 1));
-        let ours = gst_video::VideoCapsBuilder::new()
-            .format_list(OUT_FORMATS.iter().copied())
-            .framerate(fps)
-            .build();
-        let peer = self.srcpad.peer_query_caps(Some(&ours));
-        if peer.is_empty() {
-            return Err(gst::error_msg!(
-                gst::CoreError::Negotiation,
-                (
-                    "downstream accepts none of the output caps {} (video/x-raw RGBA, RGB, I420, ... at {}/{} fps)",
-                    ours,
-                    fps.numer(),
-                    fps.denom()
-                )
-            ));
-        }
-        let mut caps = peer;
-        caps.truncate();
-        {
-            let caps = caps.make_mut();
-            if let Some(s) = caps.structure_mut(0) {
-                s.fixate_field_nearest_int("width", natural.0 as i32);
-                s.fixate_field_nearest_int("height", natural.1 as i32);
-                s.fixate_field_nearest_fraction("framerate", fps);
-                if let Ok(list) = s.get::<gst::List>("format") {
-                    if list.iter().any(|v| v.get::<&str>().ok() == Some("RGBA")) {
-                        s.set("format", "RGBA");
-                    }
-                }
-                if s.has_field("pixel-aspect-ratio") {
-                    s.fixate_field_nearest_fraction("pixel-aspect-ratio", gst::Fraction::new(1, 1));
-                }
-            }
-        }
-        caps.fixate();
-        let info = gst_video::VideoInfo::from_caps(&caps).map_err(|_| {
-            gst::error_msg!(
-                gst::CoreError::Negotiation,
-                ("cannot make output caps from {}", caps)
-            )
-        })?;
-        let rgba_info =
-            gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgba, natural.0, natural.1)
-                .fps(info.fps())
-                .build()
-                .map_err(|_| {
-                    gst::error_msg!(
-                        gst::CoreError::Negotiation,
-                        ("bad output size {:?}", natural)
-                    )
-                })?;
-        let converter = if info.format() == gst_video::VideoFormat::Rgba
-            && info.width() == natural.0
-            && info.height() == natural.1
-        {
-            None
-        } else {
-            Some(
-                gst_video::VideoConverter::new(&rgba_info, &info, None).map_err(|e| {
-                    gst::error_msg!(
-                        gst::CoreError::Negotiation,
-                        (
-                            "cannot convert RGBA {}x{} to {}: {}",
-                            natural.0,
-                            natural.1,
-                            caps,
-                            e
-                        )
-                    )
-                })?,
-            )
-        };
-        if !self.srcpad.push_event(gst::event::Caps::new(&caps)) {
-            return Err(gst::error_msg!(
-                gst::CoreError::Negotiation,
-                ("downstream refused the caps {}", caps)
-            ));
-        }
-        if let Some(old) = state.output.take() {
-            let _ = old.pool.set_active(false);
-        }
-        let pool = gst::BufferPool::new();
-        let mut cfg = pool.config();
-        cfg.set_params(Some(&caps), info.size() as u32, 2, 0);
-        pool.set_config(cfg).map_err(|_| {
-            gst::error_msg!(
-                gst::CoreError::Negotiation,
-                ("cannot configure a buffer pool")
-            )
-        })?;
-        pool.set_active(true).map_err(|_| {
-            gst::error_msg!(
-                gst::CoreError::Negotiation,
-                ("cannot activate a buffer pool")
-            )
-        })?;
-        gst::info!(
-            CAT,
-            imp = self,
-            "output {} (rendering {}x{})",
-            caps,
-            natural.0,
-            natural.1
-        );
-        state.output = Some(Output {
-            info,
-            rgba_info,
-            converter,
-            pool,
-            rgba: None,
-        });
-        state.natural = Some(natural);
-        if let Some(seg) = state.pending_segment.take() {
-            self.srcpad.push_event(seg);
-        }
-        Ok(())
-    }
-
-    /// Expression and pose of a frame applied to the portrait's landmarks (crop units): to its
-    /// neutral (mouth closed) landmarks, or to its own as photographed (`keep`).
-    fn retarget(
-        id: &Identity,
-        f: &LandmarkFrame,
-        expression: PortraitExpression,
-    ) -> [[f32; 2]; N_POINTS] {
-        if f.confidence <= 0.0 {
-            return id.reference_landmarks;
-        }
-        let mean = landmarks::mean_face();
-        let k = id.crop.canonical_scale();
-        let mut t = match expression {
-            PortraitExpression::Neutral => id.neutral_landmarks,
-            PortraitExpression::Keep => id.reference_landmarks,
-        };
-        for (i, p) in t.iter_mut().enumerate() {
-            p[0] += k * (f.points[i][0] - mean[i][0]);
-            p[1] += k * (f.points[i][1] - mean[i][1]);
-        }
-        let pose = [
-            f.pose[0],
-            f.pose[1],
-            f.pose[2],
-            f.pose[3] * k,
-            f.pose[4] * k,
-            f.pose[5],
-        ];
-        for p in t.iter_mut() {
-            *p = landmarks::apply_pose(*p, &pose);
-        }
-        t
-    }
-
-    fn render(
-        &self,
-        state: &mut State,
-        id: &Identity,
-        f: &LandmarkFrame,
-        inbuf: &gst::BufferRef,
-    ) -> Result<Option<gst::Buffer>, (gst::FlowError, gst::ErrorMessage)> {
-        let natural = self.natural_size(state, id);
-        let reconfigure = self.srcpad.check_reconfigure();
-        if reconfigure || state.output.is_none() || state.natural != Some(natural) {
-            self.negotiate(state, natural)
-                .map_err(|m| (gst::FlowError::NotNegotiated, m))?;
-        }
-        let expression = self
-            .settings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .expression;
-        let target = Self::retarget(id, f, expression);
-        let (mut frame, mut mask) = (
-            std::mem::take(&mut state.frame),
-            std::mem::take(&mut state.mask),
-        );
-        let r = state.generator.run(id, &target, &mut frame, &mut mask);
-        let (mode, model) = {
-            let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-            (s.mode, s.model.clone())
-        };
-        let out = state.output.as_mut().ok_or_else(|| {
-            let m = gst::error_msg!(gst::CoreError::Negotiation, ("output not negotiated"));
-            (gst::FlowError::NotNegotiated, m)
-        })?;
-        // An inference failure is a stream error, not a negotiation one.
-        let result = r.map_err(|e| {
-            gst::error_msg!(
-                gst::StreamError::Failed,
-                (
-                    "model {} failed on the frame at {}: {}",
-                    model.display(),
-                    inbuf.pts().display(),
-                    e
-                )
-            )
-        });
-        let flow_err = |what: &str| gst::error_msg!(gst::StreamError::Failed, ("{}", what));
-        let outbuf = result.and_then(|_| {
-            let mut outbuf = out
-                .pool
-                .acquire_buffer(None)
-                .map_err(|_| flow_err("cannot get an output buffer"))?;
-            {
-                let ob = outbuf
-                    .get_mut()
-                    .ok_or_else(|| flow_err("output buffer not writable"))?;
-                let write_rgba = |dst: &mut [u8]| match mode {
-                    Mode::Crop => id.crop_to_rgba(&frame, dst),
-                    Mode::Full => id.paste_to_rgba(
-                        &frame,
-                        if mask.is_empty() { None } else { Some(&mask) },
-                        dst,
-                    ),
-                };
-                match &out.converter {
-                    None => {
-                        let mut vf =
-                            gst_video::VideoFrameRef::from_buffer_ref_writable(ob, &out.info)
-                                .map_err(|_| flow_err("cannot map the output frame"))?;
-                        let stride = vf.plane_stride()[0] as usize;
-                        let w = out.info.width() as usize * 4;
-                        let data = vf
-                            .plane_data_mut(0)
-                            .map_err(|_| flow_err("cannot map the output plane"))?;
-                        if stride == w {
-                            write_rgba(&mut data[..w * out.info.height() as usize]);
-                        } else {
-                            let mut tmp = vec![0u8; w * out.info.height() as usize];
-                            write_rgba(&mut tmp);
-                            for (row, src) in data.chunks_mut(stride).zip(tmp.chunks(w)) {
-                                row[..w].copy_from_slice(src);
-                            }
-                        }
-                    }
-                    Some(conv) => {
-                        let size = out.rgba_info.size();
-                        let mut rgba = match out.rgba.take() {
-                            Some(b) if b.size() == size && b.is_writable() => b,
-                            _ => gst::Buffer::with_size(size)
-                                .map_err(|_| flow_err("cannot allocate a frame"))?,
-                        };
-                        {
-                            let rb = rgba
-                                .get_mut()
-                                .ok_or_else(|| flow_err("frame not writable"))?;
-                            let mut vf = gst_video::VideoFrameRef::from_buffer_ref_writable(
-                                rb,
-                                &out.rgba_info,
-                            )
-                            .map_err(|_| flow_err("cannot map the frame"))?;
-                            let stride = vf.plane_stride()[0] as usize;
-                            let w = out.rgba_info.width() as usize * 4;
-                            let data = vf
-                                .plane_data_mut(0)
-                                .map_err(|_| flow_err("cannot map the frame plane"))?;
-                            if stride == w {
-                                write_rgba(&mut data[..w * out.rgba_info.height() as usize]);
-                            } else {
-                                let mut tmp = vec![0u8; w * out.rgba_info.height() as usize];
-                                write_rgba(&mut tmp);
-                                for (row, src) in data.chunks_mut(stride).zip(tmp.chunks(w)) {
-                                    row[..w].copy_from_slice(src);
-                                }
-                            }
-                        }
-                        {
-                            let src = gst_video::VideoFrameRef::from_buffer_ref_readable(
-                                rgba.as_ref(),
-                                &out.rgba_info,
-                            )
-                            .map_err(|_| flow_err("cannot map the frame"))?;
-                            let mut dst =
-                                gst_video::VideoFrameRef::from_buffer_ref_writable(ob, &out.info)
-                                    .map_err(|_| flow_err("cannot map the output frame"))?;
-                            conv.frame_ref(&src, &mut dst);
-                        }
-                        out.rgba = Some(rgba);
-                    }
-                }
-                ob.set_pts(inbuf.pts());
-                ob.set_duration(inbuf.duration());
-                ob.set_offset(inbuf.offset());
-                ob.set_offset_end(inbuf.offset_end());
-                if inbuf.flags().contains(gst::BufferFlags::DISCONT) {
-                    ob.set_flags(gst::BufferFlags::DISCONT);
-                }
-            }
-            Ok(outbuf)
-        });
-        state.frame = frame;
-        state.mask = mask;
-        outbuf.map(Some).map_err(|m| (gst::FlowError::Error, m))
-    }
-
-    /// The landmark byte stream, cut anywhere: one frame per whole record.
-    fn sink_chain(
-        &self,
-        pad: &gst::Pad,
-        buffer: gst::Buffer,
-    ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        records.push(buffer);
-        while let Some(rec) = records.pop() {
-            // Not held while the frame goes downstream.
-            drop(records);
-            self.frame_chain(pad, rec)?;
-            records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        }
-        Ok(gst::FlowSuccess::Ok)
-    }
-
-    fn frame_chain(
-        &self,
-        _pad: &gst::Pad,
-        buffer: gst::Buffer,
-    ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let frame = {
-            let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-            match LandmarkFrame::from_bytes(map.as_slice()) {
-                Ok(f) => f,
-                Err(e) => {
-                    gst::element_imp_error!(self, gst::StreamError::Format, ("{}", e));
-                    return Err(gst::FlowError::Error);
-                }
-            }
-        };
-        let identity = self
-            .identity
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let Some(id) = identity else {
-            // No portrait yet (it comes through the pad): keep downstream going with a gap.
-            gst::debug!(CAT, imp = self, "no portrait yet; gap");
-            let negotiated = self
-                .state
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-                .is_some_and(|s| s.output.is_some());
-            if let (true, Some(pts)) = (negotiated, buffer.pts()) {
-                let mut gap = gst::event::Gap::builder(pts);
-                if let Some(d) = buffer.duration() {
-                    gap = gap.duration(d);
-                }
-                self.srcpad.push_event(gap.build());
-            }
-            return Ok(gst::FlowSuccess::Ok);
-        };
-        let out = {
-            let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(state) = guard.as_mut() else {
-                return Err(gst::FlowError::Flushing);
-            };
-            // QoS: a frame that would reach the sink too late is not rendered.
-            if let (Some(earliest), Some(seg), Some(pts)) =
-                (state.earliest, state.segment.as_ref(), buffer.pts())
-            {
-                if let Some(rt) = seg.to_running_time(pts) {
-                    let end = rt + buffer.duration().unwrap_or(gst::ClockTime::ZERO);
-                    if end < earliest {
-                        state.dropped += 1;
-                        gst::debug!(CAT, imp = self, "late frame {} dropped (QoS)", pts);
-                        let qos = gst::message::Qos::builder(true)
-                            .running_time(rt)
-                            .stream_time(seg.to_stream_time(pts))
-                            .timestamp(pts)
-                            .duration(buffer.duration())
-                            .src(&*self.obj())
-                            .build();
-                        drop(guard);
-                        let _ = self.obj().post_message(qos);
-                        return Ok(gst::FlowSuccess::Ok);
-                    }
-                }
-            }
-            match self.render(state, &id, &frame, &buffer) {
-                Ok(b) => b,
-                Err((flow, msg)) => {
-                    drop(guard);
-                    self.post_error_message(msg);
-                    return Err(flow);
-                }
-            }
-        };
-        match out {
-            Some(b) => self.srcpad.push(b),
-            None => Ok(gst::FlowSuccess::Ok),
-        }
-    }
-
-    fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
-        use gst::EventView;
-        let (event, left) = self
-            .records
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .event(event);
-        if let Some(n) = left {
-            gst::element_imp_warning!(
-                self,
-                gst::StreamError::Format,
-                ("{}", landmarks::leftover_message(n))
-            );
-        }
-        match event.view() {
-            EventView::Caps(c) => {
-                let fps = c
-                    .caps()
-                    .structure(0)
-                    .and_then(|s| s.get::<gst::Fraction>("framerate").ok());
-                let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(state) = guard.as_mut() {
-                    if state.fps != fps {
-                        state.fps = fps;
-                        state.output = None;
-                    }
-                }
-                // Our own caps go out with the first frame.
-                true
-            }
-            EventView::Segment(s) => {
-                let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(state) = guard.as_mut() {
-                    if let Some(seg) = s.segment().downcast_ref::<gst::ClockTime>() {
-                        state.segment = Some(seg.clone());
-                    }
-                    if state.output.is_none() {
-                        // Sent after our caps, with the first frame.
-                        state.pending_segment = Some(event);
-                        return true;
-                    }
-                }
-                drop(guard);
-                gst::Pad::event_default(pad, Some(&*self.obj()), event)
-            }
-            EventView::FlushStop(_) => {
-                if let Some(state) = self
-                    .state
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_mut()
-                {
-                    state.earliest = None;
-                }
-                gst::Pad::event_default(pad, Some(&*self.obj()), event)
-            }
-            _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
-        }
-    }
-
-    fn src_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
-        if let gst::EventView::Qos(q) = event.view() {
-            let (_, _, diff, ts) = q.get();
-            if let Some(ts) = ts {
-                let earliest = if diff > 0 {
-                    ts + gst::ClockTime::from_nseconds(diff as u64)
-                } else {
-                    ts.saturating_sub(gst::ClockTime::from_nseconds(diff.unsigned_abs()))
-                };
-                if let Some(state) = self
-                    .state
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_mut()
-                {
-                    state.earliest = Some(earliest);
-                }
-            }
-        }
-        gst::Pad::event_default(pad, Some(&*self.obj()), event)
-    }
-
-    fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
-        use gst::QueryViewMut;
-        match query.view_mut() {
-            QueryViewMut::Latency(q) => {
-                if !self.sinkpad.peer_query(q.query_mut()) {
-                    return false;
-                }
-                // One frame of processing time.
-                let fps = self
-                    .state
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-                    .and_then(|s| s.fps)
-                    .unwrap_or(gst::Fraction::new(25, 1));
-                let ours = gst::ClockTime::SECOND
-                    .mul_div_ceil(fps.denom() as u64, fps.numer().max(1) as u64)
-                    .unwrap_or(gst::ClockTime::ZERO);
-                let (live, min, max) = q.result();
-                q.set(live, min + ours, max.map(|m| m + ours));
-                true
-            }
-            QueryViewMut::Caps(q) => {
-                let caps = src_template_caps();
-                let caps = match q.filter() {
-                    Some(f) => f.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
-                    None => caps,
-                };
-                q.set_result(&caps);
-                true
-            }
-            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
-        }
-    }
-
-    /// A portrait frame from the pad: a new identity when it changed.
-    fn portrait_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let Some(info) = self
-            .portrait_info
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-        else {
-            return Err(gst::FlowError::NotNegotiated);
-        };
-        let vf = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), &info)
-            .map_err(|_| gst::FlowError::Error)?;
-        let (w, h) = (info.width() as usize, info.height() as usize);
-        let stride = vf.plane_stride()[0] as usize;
-        let data = vf.plane_data(0).map_err(|_| gst::FlowError::Error)?;
-        let hash = hash_bytes(data);
-        {
-            let mut last = self.portrait_hash.lock().unwrap_or_else(|e| e.into_inner());
-            if *last == Some(hash) {
-                return Ok(gst::FlowSuccess::Ok);
-            }
-            *last = Some(hash);
-        }
-        let (order, bpp): ([usize; 3], usize) = match info.format() {
-            gst_video::VideoFormat::Rgba | gst_video::VideoFormat::Rgbx => ([0, 1, 2], 4),
-            gst_video::VideoFormat::Bgra | gst_video::VideoFormat::Bgrx => ([2, 1, 0], 4),
-            gst_video::VideoFormat::Rgb => ([0, 1, 2], 3),
-            gst_video::VideoFormat::Bgr => ([2, 1, 0], 3),
-            _ => return Err(gst::FlowError::NotNegotiated),
-        };
-        let mut rgba = vec![255u8; w * h * 4];
-        for y in 0..h {
-            let row = &data[y * stride..y * stride + w * bpp];
-            for x in 0..w {
-                for c in 0..3 {
-                    rgba[(y * w + x) * 4 + c] = row[x * bpp + order[c]];
-                }
-            }
-        }
-        drop(vf);
-        let crop = match self
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            Some(s) => s.generator.crop,
-            None => return Err(gst::FlowError::Flushing),
-        };
-        let face_index = self
-            .settings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .face_index as usize;
-        let r = {
-            let mut lm = self.landmarker.lock().unwrap_or_else(|e| e.into_inner());
-            match lm.as_mut() {
-                Some(lm) => self.identity_from(lm, rgba, w, h, face_index, crop),
-                None => return Err(gst::FlowError::Flushing),
-            }
-        };
-        match r {
-            Ok(id) => {
-                gst::info!(CAT, imp = self, "new portrait from the pad: {}x{}", w, h);
-                *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(id));
-            }
-            Err(e) => {
-                // Keep the previous identity; say why this one was not taken.
-                gst::element_imp_warning!(
-                    self,
-                    gst::StreamError::Decode,
-                    ("portrait from the pad not used: {}", e)
-                );
-            }
-        }
-        Ok(gst::FlowSuccess::Ok)
-    }
-
-    fn portrait_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
-        match event.view() {
-            gst::EventView::Caps(c) => match gst_video::VideoInfo::from_caps(c.caps()) {
-                Ok(info) => {
-                    *self.portrait_info.lock().unwrap_or_else(|e| e.into_inner()) = Some(info);
-                    true
-                }
-                Err(_) => {
-                    gst::element_imp_error!(
-                        self,
-                        gst::CoreError::Negotiation,
-                        ("portrait caps {} are not raw RGB video", c.caps())
-                    );
-                    false
-                }
-            },
-            // The portrait stream's own timeline does not reach the output.
-            gst::EventView::Eos(_)
-            | gst::EventView::Segment(_)
-            | gst::EventView::StreamStart(_)
-            | gst::EventView::FlushStart(_)
-            | gst::EventView::FlushStop(_)
-            | gst::EventView::Gap(_) => true,
-            _ => {
-                let _ = pad;
-                true
-            }
-        }
+    fn portrait_pad(&self) -> Option<gst_base::AggregatorPad> {
+        self.obj()
+            .static_pad("portrait")
+            .and_then(|p| p.downcast::<gst_base::AggregatorPad>().ok())
     }
 
     /// Opens the face analysis of portraits: the ONNX models, or dlib where built and asked for.
@@ -926,29 +209,31 @@ impl Landmarks2Face {
         Ok(PortraitAnalyzer::Onnx(Box::new(a)))
     }
 
-    /// Finds the face of a portrait and prepares it; warns when there were several faces.
-    fn identity_from(
+    /// What the face analysis found, said on the bus: a warning when there were several faces.
+    fn describe_face(
         &self,
-        analyzer: &mut PortraitAnalyzer,
-        rgba: Vec<u8>,
-        w: usize,
-        h: usize,
+        face: &PortraitFace,
+        id: &Identity,
         face_index: usize,
-        crop: Crop,
-    ) -> Result<Identity, String> {
-        let face = analyzer.portrait(&rgba, w, h, face_index, MIN_FACE_PX)?;
+        deferred: &mut Deferred,
+    ) {
         if !face.others.is_empty() {
             let others: Vec<String> = face.others.iter().map(|x| format!("{x:.0}px")).collect();
-            gst::element_imp_warning!(
-                self,
-                gst::StreamError::Decode,
-                (
-                    "found {} faces in the portrait; using the {} ({:.0}px), not {} (face-index chooses another)",
-                    face.others.len() + 1,
-                    if face_index == 0 { "largest".to_string() } else { format!("face {face_index} in order of size") },
-                    face.width,
-                    others.join(", ")
-                )
+            let text = format!(
+                "found {} faces in the portrait; using the {} ({:.0}px), not {} (face-index chooses another)",
+                face.others.len() + 1,
+                if face_index == 0 {
+                    "largest".to_string()
+                } else {
+                    format!("face {face_index} in order of size")
+                },
+                face.width,
+                others.join(", ")
+            );
+            deferred.0.push(
+                gst::message::Warning::builder(gst::StreamError::Decode, &text)
+                    .src(&*self.obj())
+                    .build(),
             );
         }
         if face.quarter_turns != 0 {
@@ -959,7 +244,6 @@ impl Landmarks2Face {
                 face.quarter_turns * 90
             );
         }
-        let id = Identity::new(rgba, w, h, &face.points, crop)?;
         gst::info!(
             CAT,
             imp = self,
@@ -967,15 +251,11 @@ impl Landmarks2Face {
             face.width,
             id.mouth_opening
         );
-        Ok(id)
     }
 
-    fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = self
-            .settings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+    /// NULL to READY: the model, the face analysis, and the identity of the `portrait` property.
+    fn open(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = lock(&self.settings).clone();
         let path = &settings.model;
         let (model, msg) =
             onnx::open_model(self.obj().upcast_ref(), *CAT, path, &settings.session)?;
@@ -990,8 +270,10 @@ impl Landmarks2Face {
                 )
             )
         })?;
-        let mut landmarker = Self::open_face_analysis(&settings)?;
+        let mut analyzer = Self::open_face_analysis(&settings)?;
         let crop = generator.crop;
+        let has_pad = self.portrait_pad().is_some();
+        let mut deferred = Deferred::default();
         let identity = match &settings.portrait {
             Some(p) => {
                 let d = decode_image(p)
@@ -1008,34 +290,27 @@ impl Landmarks2Face {
                             d.original.1,
                             w,
                             h,
-                            super::identity::MAX_PORTRAIT_SIDE
+                            identity::MAX_PORTRAIT_SIDE
                         )
                     );
                 }
                 let face_index = settings.face_index as usize;
-                let id = self
-                    .identity_from(&mut landmarker, rgba, w, h, face_index, crop)
+                let (id, face) = Identity::analyse(&mut analyzer, rgba, w, h, face_index, crop)
                     .map_err(|e| {
                         gst::error_msg!(
                             gst::ResourceError::Settings,
                             ("portrait {}: {}", p.display(), e)
                         )
                     })?;
-                Some(Arc::new(id))
+                self.describe_face(&face, &id, face_index, &mut deferred);
+                Some(id)
             }
+            None if has_pad => None,
             None => {
-                if self
-                    .portrait_pad
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .is_none()
-                {
-                    return Err(gst::error_msg!(
-                        gst::ResourceError::Settings,
-                        ("no portrait: set the portrait property (a PNG or JPEG file) or link the portrait pad")
-                    ));
-                }
-                None
+                return Err(gst::error_msg!(
+                    gst::ResourceError::Settings,
+                    ("no portrait: set the portrait property (a PNG or JPEG file) or link the portrait pad")
+                ));
             }
         };
         gst::info!(
@@ -1044,34 +319,316 @@ impl Landmarks2Face {
             "model {} on {}, crop {}x{}",
             path.display(),
             provider,
-            generator.crop.size,
-            generator.crop.size
+            crop.size,
+            crop.size
         );
-        // Keep the face analysis only when portraits can still come through the pad (dlib's
-        // model costs about 85 MB resident, the ONNX models a few).
-        let pad_linked = self
-            .portrait_pad
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some();
-        *self.landmarker.lock().unwrap_or_else(|e| e.into_inner()) =
-            pad_linked.then_some(landmarker);
-        *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = identity;
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
+        *lock(&self.state) = Some(State {
             generator,
+            provider,
+            // Kept only while portraits can come through the pad (dlib's model costs about
+            // 85 MB resident, the ONNX models a few); a pad requested later opens it again.
+            analyzer: has_pad.then_some(analyzer),
+            identity,
+            portrait_info: None,
+            last_portrait: None,
+            next_portrait: None,
+            portrait_timed: false,
             fps: None,
-            segment: None,
-            pending_segment: None,
-            output: None,
+            segment: gst::FormattedSegment::new(),
+            records: landmarks::RecordReader::new(),
+            pending: None,
             natural: None,
-            earliest: None,
+            output: None,
             frame: Vec::new(),
             mask: Vec::new(),
-            dropped: 0,
         });
-        *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = Some(provider);
+        *lock(&self.qos) = Qos::default();
+        for m in deferred.0 {
+            let _ = self.obj().post_message(m);
+        }
         let _ = self.obj().post_message(msg);
         Ok(())
+    }
+
+    /// A portrait frame from the pad becomes the identity, unless it repeats the last one.
+    /// A picture without a usable face is a warning; the previous identity stays.
+    fn take_portrait(
+        &self,
+        state: &mut State,
+        info: Option<gst_video::VideoInfo>,
+        buffer: gst::Buffer,
+        deferred: &mut Deferred,
+    ) -> Result<(), gst::ErrorMessage> {
+        let Some(info) = info else {
+            return Err(gst::error_msg!(
+                gst::CoreError::Negotiation,
+                ("a portrait frame came before its caps")
+            ));
+        };
+        if let Some((last_info, last)) = &state.last_portrait {
+            if *last_info == info && same_bytes(last, &buffer) {
+                return Ok(());
+            }
+        }
+        let packing = match info.format() {
+            gst_video::VideoFormat::Rgba | gst_video::VideoFormat::Rgbx => Packing {
+                rgb: [0, 1, 2],
+                bytes_per_pixel: 4,
+            },
+            gst_video::VideoFormat::Bgra | gst_video::VideoFormat::Bgrx => Packing {
+                rgb: [2, 1, 0],
+                bytes_per_pixel: 4,
+            },
+            gst_video::VideoFormat::Rgb => Packing {
+                rgb: [0, 1, 2],
+                bytes_per_pixel: 3,
+            },
+            gst_video::VideoFormat::Bgr => Packing {
+                rgb: [2, 1, 0],
+                bytes_per_pixel: 3,
+            },
+            other => {
+                return Err(gst::error_msg!(
+                    gst::CoreError::Negotiation,
+                    ("portrait format {:?} is not packed RGB", other)
+                ))
+            }
+        };
+        let (w, h) = (info.width() as usize, info.height() as usize);
+        let rgba = {
+            let vf = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), &info)
+                .map_err(|_| {
+                    gst::error_msg!(
+                        gst::StreamError::Format,
+                        ("a portrait frame is smaller than its caps {}x{} say", w, h)
+                    )
+                })?;
+            let stride = usize::try_from(vf.plane_stride()[0]).unwrap_or(0);
+            vf.plane_data(0)
+                .ok()
+                .and_then(|data| identity::rgba_from_packed(data, stride, w, h, packing))
+                .ok_or_else(|| {
+                    gst::error_msg!(
+                        gst::StreamError::Format,
+                        ("a portrait frame is smaller than its caps {}x{} say", w, h)
+                    )
+                })?
+        };
+        state.last_portrait = Some((info, buffer));
+        if state.analyzer.is_none() {
+            let settings = lock(&self.settings).clone();
+            state.analyzer = Some(Self::open_face_analysis(&settings)?);
+        }
+        let face_index = lock(&self.settings).face_index as usize;
+        let crop = state.generator.crop;
+        let Some(analyzer) = state.analyzer.as_mut() else {
+            return Ok(());
+        };
+        match Identity::analyse(analyzer, rgba, w, h, face_index, crop) {
+            Ok((id, face)) => {
+                gst::info!(CAT, imp = self, "new portrait from the pad: {}x{}", w, h);
+                self.describe_face(&face, &id, face_index, deferred);
+                state.identity = Some(id);
+            }
+            Err(e) => {
+                let text = format!("portrait from the pad not used: {e}");
+                deferred.0.push(
+                    gst::message::Warning::builder(gst::StreamError::Decode, &text)
+                        .src(&*self.obj())
+                        .build(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The landmark frame for this round: the one waiting, or the next whole record of the
+    /// landmark byte stream (buffers cut anywhere are collected by the record reader).
+    /// Err(Eos) when the landmark stream has ended, with the warning for a partial record left
+    /// over.
+    fn next_landmark_frame(
+        &self,
+        state: &mut State,
+        deferred: &mut Deferred,
+    ) -> Result<gst::Buffer, gst::FlowError> {
+        if let Some(b) = state.pending.take() {
+            return Ok(b);
+        }
+        loop {
+            if let Some(rec) = state.records.pop() {
+                return Ok(rec);
+            }
+            match self.sinkpad.pop_buffer() {
+                Some(b) => state.records.push(b),
+                None if self.sinkpad.is_eos() => {
+                    let left = state.records.pending();
+                    if left > 0 {
+                        state.records.reset();
+                        deferred.0.push(
+                            gst::message::Warning::builder(
+                                gst::StreamError::Format,
+                                &landmarks::leftover_message(left),
+                            )
+                            .src(&*self.obj())
+                            .build(),
+                        );
+                    }
+                    return Err(gst::FlowError::Eos);
+                }
+                None => return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA),
+            }
+        }
+    }
+
+    /// Takes the portrait frames due by running time `rt` (all of them where `rt` is unknown);
+    /// true when the frame must wait for the portrait pad.
+    fn collect_portraits(
+        &self,
+        state: &mut State,
+        rt: Option<gst::ClockTime>,
+        timeout: bool,
+    ) -> bool {
+        let Some(pad) = self.portrait_pad() else {
+            return false;
+        };
+        let segment = pad.segment().downcast::<gst::ClockTime>().ok();
+        while let Some(b) = pad.peek_buffer() {
+            let prt = b
+                .pts()
+                .and_then(|t| segment.as_ref().and_then(|s| s.to_running_time(t)));
+            if let (Some(p), Some(f)) = (prt, rt) {
+                if p > f {
+                    break;
+                }
+            }
+            state.portrait_timed = prt.is_some();
+            state.next_portrait = Some((state.portrait_info.clone(), b));
+            pad.drop_buffer();
+        }
+        // What comes next on the portrait pad may still be due: wait for it, unless it has
+        // ended, its frames carry no time, or (live) the deadline has passed.
+        !timeout
+            && !pad.is_eos()
+            && !pad.has_buffer()
+            && rt.is_some()
+            && (state.portrait_timed || (state.identity.is_none() && state.next_portrait.is_none()))
+    }
+
+    /// Skips a frame that would reach the sink too late (live pipelines only); says so on the bus.
+    fn late(
+        &self,
+        state: &State,
+        buffer: &gst::Buffer,
+        rt: Option<gst::ClockTime>,
+        live: bool,
+    ) -> Option<gst::Message> {
+        let rt = rt?;
+        let mut qos = lock(&self.qos);
+        let earliest = qos.earliest?;
+        if !live || rt + buffer.duration().unwrap_or(gst::ClockTime::ZERO) >= earliest {
+            return None;
+        }
+        qos.dropped += 1;
+        let dropped = qos.dropped;
+        drop(qos);
+        gst::debug!(
+            CAT,
+            imp = self,
+            "late frame {:?} dropped (QoS)",
+            buffer.pts()
+        );
+        Some(
+            gst::message::Qos::builder(live)
+                .running_time(rt)
+                .stream_time(buffer.pts().and_then(|t| state.segment.to_stream_time(t)))
+                .timestamp(buffer.pts())
+                .duration(buffer.duration())
+                .stats(
+                    gst::format::Buffers::from_u64(0),
+                    gst::format::Buffers::from_u64(dropped),
+                )
+                .src(&*self.obj())
+                .build(),
+        )
+    }
+
+    /// The output's size for the identity in this mode.
+    fn natural_size(state: &State, id: &Identity, mode: Mode) -> (u32, u32) {
+        match mode {
+            Mode::Crop => (
+                state.generator.crop.size as u32,
+                state.generator.crop.size as u32,
+            ),
+            Mode::Full => (id.width as u32, id.height as u32),
+        }
+    }
+
+    /// Renders one landmark frame into an output buffer.
+    fn render(
+        &self,
+        state: &mut State,
+        frame: &LandmarkFrame,
+        inbuf: &gst::Buffer,
+        mode: Mode,
+        expression: PortraitExpression,
+        model: &std::path::Path,
+    ) -> Result<gst::Buffer, gst::ErrorMessage> {
+        let failed = |what: String| gst::error_msg!(gst::StreamError::Failed, ("{}", what));
+        let State {
+            generator,
+            identity,
+            output,
+            frame: f,
+            mask,
+            ..
+        } = state;
+        let id = identity
+            .as_ref()
+            .ok_or_else(|| failed("no portrait".into()))?;
+        let out = output.as_mut().ok_or_else(|| {
+            gst::error_msg!(gst::CoreError::Negotiation, ("output not negotiated"))
+        })?;
+        let target = retarget(id, frame, expression);
+        // An inference failure is a stream error naming the model and the frame.
+        generator.run(id, &target, f, mask).map_err(|e| {
+            failed(format!(
+                "model {} failed on the frame at {}: {}",
+                model.display(),
+                inbuf.pts().display(),
+                e
+            ))
+        })?;
+        let mut outbuf = match self.obj().buffer_pool() {
+            Some(pool) => {
+                if !pool.is_active() {
+                    pool.set_active(true)
+                        .map_err(|_| failed("cannot activate the output buffer pool".into()))?;
+                }
+                pool.acquire_buffer(None)
+                    .map_err(|e| failed(format!("cannot get an output buffer: {e:?}")))?
+            }
+            None => gst::Buffer::with_size(out.info.size())
+                .map_err(|_| failed("cannot allocate an output buffer".into()))?,
+        };
+        {
+            let ob = outbuf
+                .get_mut()
+                .ok_or_else(|| failed("output buffer not writable".into()))?;
+            let m = if mask.is_empty() {
+                None
+            } else {
+                Some(&mask[..])
+            };
+            out.render(id, mode, f, m, ob).map_err(failed)?;
+            ob.set_pts(inbuf.pts());
+            ob.set_duration(inbuf.duration());
+            ob.set_offset(inbuf.offset());
+            ob.set_offset_end(inbuf.offset_end());
+            if inbuf.flags().contains(gst::BufferFlags::DISCONT) {
+                ob.set_flags(gst::BufferFlags::DISCONT);
+            }
+        }
+        Ok(outbuf)
     }
 }
 
@@ -1079,59 +636,21 @@ impl Landmarks2Face {
 impl ObjectSubclass for Landmarks2Face {
     const NAME: &'static str = "GstLandmarks2Face";
     type Type = super::Landmarks2Face;
-    type ParentType = gst::Element;
+    type ParentType = gst_base::Aggregator;
 
     fn with_class(klass: &Self::Class) -> Self {
         let templ = klass.pad_template("sink").expect("sink template");
-        let sinkpad = gst::Pad::builder_from_template(&templ)
-            .chain_function(|pad, parent, buffer| {
-                Landmarks2Face::catch_panic_pad_function(
-                    parent,
-                    || Err(gst::FlowError::Error),
-                    |imp| imp.sink_chain(pad, buffer),
-                )
-            })
-            .event_function(|pad, parent, event| {
-                Landmarks2Face::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |imp| imp.sink_event(pad, event),
-                )
-            })
-            .build();
-        let templ = klass.pad_template("src").expect("src template");
-        let srcpad = gst::Pad::builder_from_template(&templ)
-            .event_function(|pad, parent, event| {
-                Landmarks2Face::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |imp| imp.src_event(pad, event),
-                )
-            })
-            .query_function(|pad, parent, query| {
-                Landmarks2Face::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |imp| imp.src_query(pad, query),
-                )
-            })
+        let sinkpad = gst::PadBuilder::<gst_base::AggregatorPad>::from_template(&templ)
+            .name("sink")
             .build();
         Self {
             sinkpad,
-            srcpad,
-            portrait_pad: Mutex::new(None),
             settings: Mutex::new(Settings::default()),
             state: Mutex::new(None),
-            landmarker: Mutex::new(None),
-            identity: Mutex::new(None),
-            portrait_hash: Mutex::new(None),
-            portrait_info: Mutex::new(None),
-            provider: Mutex::new(None),
-            records: Mutex::new(landmarks::RecordReader::new()),
+            qos: Mutex::new(Qos::default()),
         }
     }
 }
-
 impl ObjectImpl for Landmarks2Face {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
@@ -1200,7 +719,7 @@ impl ObjectImpl for Landmarks2Face {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = lock(&self.settings);
         let path = |v: &glib::Value| v.get::<Option<String>>().ok().flatten().map(PathBuf::from);
         match pspec.name() {
             "model" => s.model = path(value).unwrap_or_else(default_model_path),
@@ -1225,7 +744,7 @@ impl ObjectImpl for Landmarks2Face {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let s = lock(&self.settings);
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().to_string());
         match pspec.name() {
             "model" => s.model.to_string_lossy().to_string().to_value(),
@@ -1237,22 +756,14 @@ impl ObjectImpl for Landmarks2Face {
             "face-index" => s.face_index.to_value(),
             "mode" => s.mode.to_value(),
             "portrait-expression" => s.expression.to_value(),
-            "provider" => self
-                .provider
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-                .to_value(),
-            "dropped" => {
+            "provider" => {
                 drop(s);
-                self.state
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
+                lock(&self.state)
                     .as_ref()
-                    .map(|st| st.dropped)
-                    .unwrap_or(0)
+                    .map(|st| st.provider.clone())
                     .to_value()
             }
+            "dropped" => lock(&self.qos).dropped.to_value(),
             other => s
                 .session
                 .property(other)
@@ -1264,7 +775,6 @@ impl ObjectImpl for Landmarks2Face {
         self.parent_constructed();
         let obj = self.obj();
         obj.add_pad(&self.sinkpad).expect("add sink pad");
-        obj.add_pad(&self.srcpad).expect("add src pad");
     }
 }
 
@@ -1289,26 +799,30 @@ impl ElementImpl for Landmarks2Face {
             let portrait_caps = gst_video::VideoCapsBuilder::new()
                 .format_list(PORTRAIT_FORMATS.iter().copied())
                 .build();
+            let pad = gst_base::AggregatorPad::static_type();
             vec![
-                gst::PadTemplate::new(
+                gst::PadTemplate::with_gtype(
                     "sink",
                     gst::PadDirection::Sink,
                     gst::PadPresence::Always,
                     &landmarks::template_caps(),
+                    pad,
                 )
                 .expect("sink template"),
-                gst::PadTemplate::new(
+                gst::PadTemplate::with_gtype(
                     "portrait",
                     gst::PadDirection::Sink,
                     gst::PadPresence::Request,
                     &portrait_caps,
+                    pad,
                 )
                 .expect("portrait template"),
-                gst::PadTemplate::new(
+                gst::PadTemplate::with_gtype(
                     "src",
                     gst::PadDirection::Src,
                     gst::PadPresence::Always,
                     &src_template_caps(),
+                    pad,
                 )
                 .expect("src template"),
             ]
@@ -1319,45 +833,37 @@ impl ElementImpl for Landmarks2Face {
     fn request_new_pad(
         &self,
         templ: &gst::PadTemplate,
-        _name: Option<&str>,
-        _caps: Option<&gst::Caps>,
+        name: Option<&str>,
+        caps: Option<&gst::Caps>,
     ) -> Option<gst::Pad> {
-        let mut slot = self.portrait_pad.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_some() {
-            gst::warning!(CAT, imp = self, "there is only one portrait pad");
-            return None;
+        let pad = self.parent_request_new_pad(templ, name, caps)?;
+        // Already past NULL without a portrait pad: the face analysis was not kept; open it now
+        // so that the pad's portraits are used.
+        let mut guard = lock(&self.state);
+        if let Some(state) = guard.as_mut() {
+            if state.analyzer.is_none() {
+                let settings = lock(&self.settings).clone();
+                match Self::open_face_analysis(&settings) {
+                    Ok(a) => state.analyzer = Some(a),
+                    Err(msg) => {
+                        drop(guard);
+                        self.post_error_message(msg);
+                        self.parent_release_pad(&pad);
+                        return None;
+                    }
+                }
+            }
         }
-        let pad = gst::Pad::builder_from_template(templ)
-            .name("portrait")
-            .chain_function(|_pad, parent, buffer| {
-                Landmarks2Face::catch_panic_pad_function(
-                    parent,
-                    || Err(gst::FlowError::Error),
-                    |imp| imp.portrait_chain(buffer),
-                )
-            })
-            .event_function(|pad, parent, event| {
-                Landmarks2Face::catch_panic_pad_function(
-                    parent,
-                    || false,
-                    |imp| imp.portrait_event(pad, event),
-                )
-            })
-            .build();
-        pad.set_active(true).ok()?;
-        self.obj().add_pad(&pad).ok()?;
-        *slot = Some(pad.clone());
         Some(pad)
     }
 
     fn release_pad(&self, pad: &gst::Pad) {
-        let mut slot = self.portrait_pad.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.as_ref() == Some(pad) {
-            *slot = None;
+        if let Some(state) = lock(&self.state).as_mut() {
+            state.next_portrait = None;
+            state.last_portrait = None;
+            state.portrait_timed = false;
         }
-        drop(slot);
-        let _ = pad.set_active(false);
-        let _ = self.obj().remove_pad(pad);
+        self.parent_release_pad(pad);
     }
 
     fn change_state(
@@ -1365,37 +871,410 @@ impl ElementImpl for Landmarks2Face {
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         if transition == gst::StateChange::NullToReady {
-            if let Err(msg) = self.start() {
+            if let Err(msg) = self.open() {
                 self.post_error_message(msg);
                 return Err(gst::StateChangeError);
             }
         }
         let ret = self.parent_change_state(transition)?;
-        match transition {
-            gst::StateChange::PausedToReady => {
-                if let Some(s) = self
-                    .state
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_mut()
-                {
-                    s.earliest = None;
-                    s.segment = None;
-                    if let Some(o) = s.output.take() {
-                        let _ = o.pool.set_active(false);
-                    }
-                    s.natural = None;
-                }
-                *self.portrait_hash.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            }
-            gst::StateChange::ReadyToNull => {
-                *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                *self.landmarker.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            }
-            _ => {}
+        if transition == gst::StateChange::ReadyToNull {
+            *lock(&self.state) = None;
         }
         Ok(ret)
+    }
+}
+
+impl AggregatorImpl for Landmarks2Face {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        if let Some(s) = lock(&self.state).as_mut() {
+            s.reset_stream();
+            s.output = None;
+            s.natural = None;
+        }
+        lock(&self.qos).earliest = None;
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        self.start()
+    }
+
+    fn flush(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
+        if let Some(s) = lock(&self.state).as_mut() {
+            s.records.reset();
+            s.pending = None;
+            s.next_portrait = None;
+        }
+        lock(&self.qos).earliest = None;
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn create_new_pad(
+        &self,
+        templ: &gst::PadTemplate,
+        _req_name: Option<&str>,
+        _caps: Option<&gst::Caps>,
+    ) -> Option<gst_base::AggregatorPad> {
+        if templ.name_template() != "portrait" {
+            return None;
+        }
+        if self.portrait_pad().is_some() {
+            gst::warning!(CAT, imp = self, "there is only one portrait pad");
+            return None;
+        }
+        Some(
+            gst::PadBuilder::<gst_base::AggregatorPad>::from_template(templ)
+                .name("portrait")
+                .build(),
+        )
+    }
+
+    /// Live: the running time of the next landmark frame; the portrait pad is not waited for past
+    /// it (plus the latency).
+    fn next_time(&self) -> Option<gst::ClockTime> {
+        let guard = lock(&self.state);
+        let state = guard.as_ref()?;
+        let next = state
+            .pending
+            .clone()
+            .or_else(|| self.sinkpad.peek_buffer())?;
+        Some(
+            next.pts()
+                .and_then(|t| state.segment.to_running_time(t))
+                .unwrap_or(gst::ClockTime::ZERO),
+        )
+    }
+
+    fn sink_event(&self, pad: &gst_base::AggregatorPad, event: gst::Event) -> bool {
+        use gst::EventView;
+        let mut event = event;
+        if pad == &self.sinkpad && event.type_() != gst::EventType::Eos {
+            // The reader takes the frame rate, the segment (one in bytes becomes the same span
+            // in time) and flushes; a partial record at EOS is found when the frames run out.
+            if let Some(st) = lock(&self.state).as_mut() {
+                event = st.records.event(event).0;
+            }
+        }
+        if pad == &self.sinkpad {
+            match event.view() {
+                EventView::Caps(c) => {
+                    let fps = c
+                        .caps()
+                        .structure(0)
+                        .and_then(|s| s.get::<gst::Fraction>("framerate").ok());
+                    let changed = match lock(&self.state).as_mut() {
+                        Some(s) if s.fps != fps => {
+                            s.fps = fps;
+                            true
+                        }
+                        _ => false,
+                    };
+                    // One frame of processing time, at the stream's own rate.
+                    if let Some(d) = fps.and_then(frame_duration) {
+                        self.obj().set_latency(d, Some(d));
+                    }
+                    if changed {
+                        self.obj().src_pad().mark_reconfigure();
+                    }
+                }
+                EventView::Segment(s) => {
+                    let Some(seg) = s.segment().downcast_ref::<gst::ClockTime>().cloned() else {
+                        gst::element_imp_error!(
+                            self,
+                            gst::StreamError::Format,
+                            (
+                                "landmark stream segment in {:?}; landmarks2face needs a segment in time",
+                                s.segment().format()
+                            )
+                        );
+                        return false;
+                    };
+                    if let Some(st) = lock(&self.state).as_mut() {
+                        st.segment = seg.clone();
+                    }
+                    // The output's timeline is the landmark stream's.
+                    self.obj().update_segment(&seg);
+                }
+                EventView::FlushStop(_) => {
+                    if let Some(st) = lock(&self.state).as_mut() {
+                        st.pending = None;
+                    }
+                    lock(&self.qos).earliest = None;
+                }
+                _ => {}
+            }
+        } else {
+            match event.view() {
+                EventView::Caps(c) => match gst_video::VideoInfo::from_caps(c.caps()) {
+                    Ok(info) => {
+                        if let Some(st) = lock(&self.state).as_mut() {
+                            st.portrait_info = Some(info);
+                        }
+                    }
+                    Err(_) => {
+                        gst::element_imp_error!(
+                            self,
+                            gst::CoreError::Negotiation,
+                            ("portrait caps {} are not raw RGB video", c.caps())
+                        );
+                        return false;
+                    }
+                },
+                EventView::FlushStop(_) => {
+                    if let Some(st) = lock(&self.state).as_mut() {
+                        st.next_portrait = None;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.parent_sink_event(pad, event)
+    }
+
+    fn src_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Qos(q) = event.view() {
+            let (_, _, diff, ts) = q.get();
+            if let Some(ts) = ts {
+                let earliest = if diff > 0 {
+                    ts + gst::ClockTime::from_nseconds(diff as u64)
+                } else {
+                    ts.saturating_sub(gst::ClockTime::from_nseconds(diff.unsigned_abs()))
+                };
+                lock(&self.qos).earliest = Some(earliest);
+            }
+        }
+        self.parent_src_event(event)
+    }
+
+    /// Downstream's caps, fixated to the natural size (crop or portrait) and RGBA where it allows.
+    fn update_src_caps(&self, caps: &gst::Caps) -> Result<gst::Caps, gst::FlowError> {
+        let (natural, fps) = match lock(&self.state).as_ref() {
+            Some(s) => (s.natural, s.fps),
+            None => return Err(gst::FlowError::Flushing),
+        };
+        // Not before the first identity: its size is the output's.
+        let Some(natural) = natural else {
+            return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA);
+        };
+        let fps = fps.unwrap_or(gst::Fraction::new(25, 1));
+        let ours = gst_video::VideoCapsBuilder::new()
+            .format_list(OUT_FORMATS.iter().copied())
+            .framerate(fps)
+            .build();
+        let mut caps = caps.intersect_with_mode(&ours, gst::CapsIntersectMode::First);
+        if caps.is_empty() {
+            gst::warning!(CAT, imp = self, "downstream accepts none of {}", ours);
+            return Err(gst::FlowError::NotNegotiated);
+        }
+        caps.truncate();
+        {
+            let caps = caps.make_mut();
+            if let Some(s) = caps.structure_mut(0) {
+                s.fixate_field_nearest_int("width", natural.0 as i32);
+                s.fixate_field_nearest_int("height", natural.1 as i32);
+                s.fixate_field_nearest_fraction("framerate", fps);
+                if let Ok(list) = s.get::<gst::List>("format") {
+                    if list.iter().any(|v| v.get::<&str>().ok() == Some("RGBA")) {
+                        s.set("format", "RGBA");
+                    }
+                }
+                if s.has_field("pixel-aspect-ratio") {
+                    s.fixate_field_nearest_fraction("pixel-aspect-ratio", gst::Fraction::new(1, 1));
+                }
+            }
+        }
+        caps.fixate();
+        Ok(caps)
+    }
+
+    fn negotiated_src_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let info = gst_video::VideoInfo::from_caps(caps)
+            .map_err(|_| gst::loggable_error!(CAT, "cannot make output caps from {}", caps))?;
+        let mut guard = lock(&self.state);
+        let state = guard
+            .as_mut()
+            .ok_or_else(|| gst::loggable_error!(CAT, "not started"))?;
+        let natural = state
+            .natural
+            .ok_or_else(|| gst::loggable_error!(CAT, "no portrait yet"))?;
+        let output = Output::new(info, natural).map_err(|e| gst::loggable_error!(CAT, "{}", e))?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "output {} (rendering {}x{})",
+            caps,
+            natural.0,
+            natural.1
+        );
+        state.output = Some(output);
+        Ok(())
+    }
+
+    /// A video buffer pool for the output, downstream's where it offers one; buffers carry a
+    /// video meta where downstream supports it (then their layout may be downstream's own).
+    fn decide_allocation(
+        &self,
+        query: &mut gst::query::Allocation,
+    ) -> Result<(), gst::LoggableError> {
+        let (caps, _) = query.get_owned();
+        let caps =
+            caps.ok_or_else(|| gst::loggable_error!(CAT, "allocation query without caps"))?;
+        let info = gst_video::VideoInfo::from_caps(&caps)
+            .map_err(|_| gst::loggable_error!(CAT, "cannot read caps {}", caps))?;
+        let video_meta = query
+            .find_allocation_meta::<gst_video::VideoMeta>()
+            .is_some();
+        let proposed = query.allocation_pools().next();
+        let has_pool = proposed.is_some();
+        let (pool, size, min, max) = match proposed {
+            Some((pool, size, min, max)) => (pool, size.max(info.size() as u32), min, max),
+            None => (None, info.size() as u32, 2, 0),
+        };
+        let configure = |pool: &gst::BufferPool| -> bool {
+            let mut cfg = pool.config();
+            cfg.set_params(Some(&caps), size, min, max);
+            if video_meta {
+                cfg.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META);
+            }
+            pool.set_config(cfg).is_ok()
+        };
+        let pool = match pool.filter(|p| configure(p)) {
+            Some(p) => p,
+            None => {
+                let ours = gst_video::VideoBufferPool::new().upcast::<gst::BufferPool>();
+                if !configure(&ours) {
+                    return Err(gst::loggable_error!(
+                        CAT,
+                        "cannot configure a buffer pool for {}",
+                        caps
+                    ));
+                }
+                ours
+            }
+        };
+        gst::debug!(
+            CAT,
+            imp = self,
+            "output pool {:?}, video meta {}",
+            pool,
+            video_meta
+        );
+        if has_pool {
+            query.set_nth_allocation_pool(0, Some(&pool), size, min, max);
+        } else {
+            query.add_allocation_pool(Some(&pool), size, min, max);
+        }
+        Ok(())
+    }
+
+    fn aggregate(&self, timeout: bool) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let obj = self.obj();
+        // Live when upstream is (the aggregator then waits on the clock).
+        let live = obj.latency().is_some();
+        let (mode, expression, model) = {
+            let s = lock(&self.settings);
+            (s.mode, s.expression, s.model.clone())
+        };
+        let mut deferred = Deferred::default();
+        let mut guard = lock(&self.state);
+        let Some(state) = guard.as_mut() else {
+            return Err(gst::FlowError::Flushing);
+        };
+        let inbuf = match self.next_landmark_frame(state, &mut deferred) {
+            Ok(b) => b,
+            Err(flow) => {
+                drop(guard);
+                for m in deferred.0 {
+                    let _ = obj.post_message(m);
+                }
+                return Err(flow);
+            }
+        };
+        let frame = {
+            let map = inbuf.map_readable().map_err(|_| gst::FlowError::Error)?;
+            LandmarkFrame::from_bytes(map.as_slice())
+        };
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                drop(guard);
+                gst::element_imp_error!(self, gst::StreamError::Format, ("{}", e));
+                return Err(gst::FlowError::Error);
+            }
+        };
+        let rt = inbuf.pts().and_then(|t| state.segment.to_running_time(t));
+        // The portrait due at this frame's running time.
+        if self.collect_portraits(state, rt, timeout) {
+            state.pending = Some(inbuf);
+            return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA);
+        }
+        if let Some((info, p)) = state.next_portrait.take() {
+            if let Err(msg) = self.take_portrait(state, info, p, &mut deferred) {
+                drop(guard);
+                self.post_error_message(msg);
+                return Err(gst::FlowError::Error);
+            }
+        }
+        let late = self.late(state, &inbuf, rt, live);
+        let natural = state
+            .identity
+            .as_ref()
+            .map(|id| Self::natural_size(state, id, mode));
+        let Some(natural) = natural.filter(|_| late.is_none()) else {
+            drop(guard);
+            for m in deferred.0.into_iter().chain(late) {
+                let _ = obj.post_message(m);
+            }
+            // No portrait yet (live: its pad did not deliver in time) or too late: no frame.
+            gst::debug!(CAT, imp = self, "no frame for {:?}", inbuf.pts());
+            return Ok(gst::FlowSuccess::Ok);
+        };
+        if state.output.is_none() || state.natural != Some(natural) {
+            // A new size (first identity, another identity, or the mode): renegotiate.
+            state.natural = Some(natural);
+            state.output = None;
+            drop(guard);
+            for m in std::mem::take(&mut deferred.0) {
+                let _ = obj.post_message(m);
+            }
+            if !obj.negotiate() {
+                let fps = lock(&self.state)
+                    .as_ref()
+                    .and_then(|s| s.fps)
+                    .unwrap_or(gst::Fraction::new(25, 1));
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    (
+                        "downstream accepts none of the output caps (video/x-raw RGBA, RGB, I420, ... at {}/{} fps, {}x{} natural size)",
+                        fps.numer(),
+                        fps.denom(),
+                        natural.0,
+                        natural.1
+                    )
+                );
+                return Err(gst::FlowError::NotNegotiated);
+            }
+            guard = lock(&self.state);
+        }
+        let Some(state) = guard.as_mut() else {
+            return Err(gst::FlowError::Flushing);
+        };
+        let out = self.render(state, &frame, &inbuf, mode, expression, &model);
+        // The next record, if the stream already holds it: its time is the next deadline.
+        if state.pending.is_none() {
+            state.pending = state.records.pop();
+        }
+        drop(guard);
+        for m in deferred.0 {
+            let _ = obj.post_message(m);
+        }
+        match out {
+            Ok(b) => obj.finish_buffer(b),
+            Err(msg) => {
+                self.post_error_message(msg);
+                Err(gst::FlowError::Error)
+            }
+        }
     }
 }

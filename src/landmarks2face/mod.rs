@@ -14,6 +14,10 @@
  * landmarks, its pose as a rigid motion, and the model (ONNX, through ONNX Runtime) renders the
  * face. In `full` mode the generated face is pasted back into the whole portrait.
  *
+ * The element is an aggregator: one output frame per landmark frame, with its timestamps; a
+ * portrait frame takes effect from the landmark frame whose running time reaches its own
+ * (docs/landmarks2face.md).
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 filesrc location=speech.wav ! decodebin ! audioconvert ! audioresample ! \
@@ -26,11 +30,14 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod composite;
+mod generator;
 mod identity;
 mod imp;
+mod retarget;
 
 glib::wrapper! {
-    pub struct Landmarks2Face(ObjectSubclass<imp::Landmarks2Face>) @extends gst::Element, gst::Object;
+    pub struct Landmarks2Face(ObjectSubclass<imp::Landmarks2Face>) @extends gst_base::Aggregator, gst::Element, gst::Object;
 }
 
 /// What the element outputs.
