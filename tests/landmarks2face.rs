@@ -141,8 +141,10 @@ fn open_mouth_changes_the_mouth_and_only_the_face() {
     let mut h = harness(&e, None);
     h.push(lm_buffer(&LandmarkFrame::default(), 0)).unwrap();
     h.push(lm_buffer(&open_mouth(0.08), 1)).unwrap();
+    // Output comes from the aggregator's thread: the caps are set once a frame is out.
+    let a0 = h.pull().unwrap();
     let caps = h.sinkpad().unwrap().current_caps().unwrap();
-    let (a, w, hh) = rgba_of(&h.pull().unwrap(), &caps);
+    let (a, w, hh) = rgba_of(&a0, &caps);
     let b1 = h.pull().unwrap();
     assert_eq!(b1.pts(), Some(gst::ClockTime::from_mseconds(40)));
     let (b, _, _) = rgba_of(&b1, &caps);
@@ -444,9 +446,12 @@ fn landmark_stream_in_any_chunks() {
         assert_eq!(out.duration(), Some(gst::ClockTime::from_mseconds(40)));
     }
     assert!(h.try_pull().is_none());
+    // Posted from the aggregator's thread when it handles the EOS: wait for it.
     let w = bus
-        .iter()
-        .find(|m| matches!(m.view(), gst::MessageView::Warning(_)))
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(10),
+            &[gst::MessageType::Warning],
+        )
         .expect("a warning for the leftover bytes");
     if let gst::MessageView::Warning(w) = w.view() {
         assert!(
@@ -964,4 +969,33 @@ fn landmark_file_through_filesrc() {
         .map(|n| Some(gst::ClockTime::from_mseconds(40 * n)))
         .collect();
     assert_eq!(pts, want);
+}
+
+/// Live, with a sink that sends no QoS: frames that arrive past their deadline (running time plus
+/// the reported latency) are skipped by the element itself, so the delay stays bounded instead of
+/// growing (here upstream is slower than real time: 60 ms per 40 ms frame).
+#[test]
+fn live_frames_past_their_deadline_are_skipped_without_qos() {
+    init();
+    let p = launch(&format!(
+        "audiotestsrc is-live=true samplesperbuffer=640 num-buffers=40 ! audio/x-raw,rate=16000 ! \
+         audio2landmarks model={} ! identity sleep-time=60000 ! \
+         landmarks2face name=l2f model={} portrait={PORTRAIT} threads=1 ! \
+         fakesink sync=false qos=false",
+        model("a2l_test.onnx"),
+        l2f_model()
+    ));
+    let bus = p.bus().unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
+        match msg.view() {
+            gst::MessageView::Eos(..) => break,
+            gst::MessageView::Error(e) => panic!("{}", e.error()),
+            _ => {}
+        }
+    }
+    let dropped = p.by_name("l2f").unwrap().property::<u64>("dropped");
+    p.set_state(gst::State::Null).unwrap();
+    eprintln!("{dropped} frames skipped past their deadline");
+    assert!(dropped > 0, "no frame skipped");
 }

@@ -25,6 +25,8 @@ fn failed_load_is_retried_and_the_log_goes_to_gst_debug() {
 
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let l2 = lines.clone();
+    // Captured here, not printed: this process's own log function only.
+    gst::log::remove_default_log_function();
     gst::log::set_threshold_for_name("onnxruntime", gst::DebugLevel::Log);
     gst::log::add_log_function(move |cat, _level, _file, _func, _line, _obj, msg| {
         if cat.name() == "onnxruntime" {

@@ -523,9 +523,21 @@ impl Landmarks2Face {
         live: bool,
     ) -> Option<gst::Message> {
         let rt = rt?;
+        if !live {
+            return None;
+        }
+        let end = rt + buffer.duration().unwrap_or(gst::ClockTime::ZERO);
+        // Late by QoS (the sink said so), or by the clock (the frame's deadline, its running time
+        // plus the latency we report, has passed already: no sink needs to send QoS for a
+        // pipeline that cannot keep up to skip frames instead of falling further behind).
+        let past_deadline = self
+            .obj()
+            .latency()
+            .zip(self.obj().current_running_time())
+            .is_some_and(|(lat, now)| now > rt + lat);
         let mut qos = lock(&self.qos);
-        let earliest = qos.earliest?;
-        if !live || rt + buffer.duration().unwrap_or(gst::ClockTime::ZERO) >= earliest {
+        let late_by_qos = qos.earliest.is_some_and(|earliest| end < earliest);
+        if !late_by_qos && !past_deadline {
             return None;
         }
         qos.dropped += 1;
@@ -534,8 +546,13 @@ impl Landmarks2Face {
         gst::debug!(
             CAT,
             imp = self,
-            "late frame {:?} dropped (QoS)",
-            buffer.pts()
+            "late frame {:?} dropped ({})",
+            buffer.pts(),
+            if late_by_qos {
+                "QoS"
+            } else {
+                "past its deadline"
+            }
         );
         Some(
             gst::message::Qos::builder(live)
