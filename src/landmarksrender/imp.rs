@@ -343,10 +343,7 @@ impl BaseTransformImpl for LandmarksRender {
             _ => Canvas::new(info.width() as usize, info.height() as usize),
         };
         let writer = Writer::new(&info).map_err(|e| gst::loggable_error!(CAT, "{}", e))?;
-        *state = Some(State {
-            canvas,
-            writer,
-        });
+        *state = Some(State { canvas, writer });
         Ok(())
     }
 
