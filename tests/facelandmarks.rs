@@ -656,3 +656,44 @@ fn model_changed_in_ready_is_the_one_used() {
     assert!(err.contains("/nonexistent/changed-in-ready.onnx"), "{err}");
     e.set_state(gst::State::Null).unwrap();
 }
+
+/// Tilted heads: the portrait turned by 25 and -35 degrees (resampled about its centre on a larger
+/// grey canvas) is found, its eye line at the turned angle within 3 degrees.
+#[test]
+fn tilted_heads_are_found() {
+    use gsttalkingface::face::{sample_roi, Border, Roi};
+    let Some(p) = portrait() else {
+        return;
+    };
+    let (rgb, w, h) = decode_rgb(p, "RGB");
+    let mut a = analyzer();
+    let up = find(&mut a, &rgb, w, h, 0).expect("upright");
+    let up_angle = (up.points[45][1] - up.points[36][1]).atan2(up.points[45][0] - up.points[36][0]);
+    let img = Image::new(&rgb, w, h, w * 3, 3).unwrap();
+    for deg in [25.0f32, -35.0] {
+        let side = 800usize;
+        // The output square's x axis runs at -deg in the portrait: the face appears turned by deg.
+        let roi = Roi {
+            cx: w as f32 / 2.0,
+            cy: h as f32 / 2.0,
+            size: side as f32,
+            angle: -deg.to_radians(),
+        };
+        let mut chw = Vec::new();
+        sample_roi(&img, &roi, side, Border::Replicate, &mut chw);
+        let plane = side * side;
+        let turned: Vec<u8> = (0..plane)
+            .flat_map(|i| (0..3).map(move |c| (c, i)))
+            .map(|(c, i)| (chw[c * plane + i] * 255.0).round() as u8)
+            .collect();
+        let f =
+            find(&mut a, &turned, side, side, 0).unwrap_or_else(|e| panic!("{deg} degrees: {e}"));
+        let angle = (f.points[45][1] - f.points[36][1]).atan2(f.points[45][0] - f.points[36][0]);
+        let got = (angle - up_angle).to_degrees();
+        eprintln!(
+            "turned {deg} degrees: eye line at {got:.1} degrees, presence {:.2}",
+            f.score
+        );
+        assert!((got - deg).abs() < 3.0, "{deg}: {got}");
+    }
+}
