@@ -269,6 +269,33 @@ def loss_fn(model, feats, disp, sp, ph, fw=None):
     return total, (l_pos.item(), l_vel.item(), l_sp.item(), l_corr.item(), l_std.item())
 
 
+def neutral_silence(model):
+    """Makes the mouth's output on digital silence the neutral (closed) face: subtracts the model's
+    steady displacement of the mouth and jaw points on 4 s of digital silence from the head's bias.
+    GRID's silences have the lips slightly apart relative to a clip's most closed frames, and a model
+    that learned from them can hold the mouth a little open in silence. A2L_SILENCE_NEUTRAL=1."""
+    model.eval()
+    with torch.no_grad():
+        f = C.torch_features(torch.zeros(1, 4 * C.SR, dtype=torch.float64), 100)
+        out, _, _ = model(f)
+        d0 = out[0, -25:].mean(0).reshape(68, 2)
+        keep = torch.zeros(68, dtype=torch.bool); keep[C.MOUTH] = True
+        d0[~keep] = 0.0
+        model.head.bias -= d0.reshape(-1)
+    return float(d0.abs().max()) * C.SCALE
+
+
+def neutralise_checkpoint(path):
+    ck = torch.load(path)
+    if ck.get("silence_neutral"):
+        print(f"{path}: silence already neutral"); return
+    model = C.make_model(ck.get("arch", "lstm"), n_phones=len(T.PHONES) if ck.get("phone") else 0)
+    model.load_state_dict(ck["state"])
+    print(f"silence made neutral: largest mouth/jaw shift {neutral_silence(model):.4f} canonical units")
+    ck["state"] = model.state_dict(); ck["silence_neutral"] = True
+    torch.save(ck, path)
+
+
 def main():
     global TEACHER_GAIN, REAL_P
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
@@ -343,7 +370,13 @@ def main():
                         "real_w": REAL_W, "voice_aug": VOICE_AUG, "norm": NORM, "teacher_gain": TEACHER_GAIN,
                         "corr": CORR_WEIGHT, "std": STD_WEIGHT}, out_path)
     print(f"trained {steps} steps in {time.time() - t0:.0f} s")
+    if os.environ.get("A2L_SILENCE_NEUTRAL", "0") == "1":
+        neutralise_checkpoint(out_path)
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["neutralise"]:  # train.py neutralise CHECKPOINT.pt: what A2L_SILENCE_NEUTRAL=1 does at the end
+        torch.set_num_threads(1)
+        neutralise_checkpoint(sys.argv[2])
+    else:
+        main()
