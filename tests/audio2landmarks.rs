@@ -590,3 +590,65 @@ fn inference_failure_is_a_stream_error_naming_the_model() {
         "{text}"
     );
 }
+
+/// `low-latency` selects the shipped low-latency model where `model` is not set: at most one
+/// frame of lookahead, so at most 40 + 12 + 40 ms of algorithmic latency (the default model: 172).
+#[test]
+fn low_latency_selects_the_low_latency_model() {
+    init();
+    let e = gst::ElementFactory::make("audio2landmarks")
+        .property("low-latency", true)
+        .property("blinks", false)
+        .build()
+        .expect("audio2landmarks");
+    let m = e.property::<String>("model");
+    assert!(m.ends_with("audio2landmarks_lowlatency.onnx"), "{m}");
+    assert!(std::path::Path::new(&m).is_file(), "{m} is not there");
+    let mut h = harness_for(&e);
+    h.set_upstream_latency(gst::ClockTime::ZERO);
+    let l = h.query_latency().expect("latency");
+    assert!(l <= gst::ClockTime::from_mseconds(92), "{l}");
+    // The default model when low-latency is off, and a model that is set wins over low-latency.
+    let d = gst::ElementFactory::make("audio2landmarks")
+        .build()
+        .unwrap();
+    assert!(d
+        .property::<String>("model")
+        .ends_with("audio2landmarks.onnx"));
+    let set = element("a2l_test.onnx");
+    set.set_property("low-latency", true);
+    assert!(set.property::<String>("model").ends_with("a2l_test.onnx"));
+    let mut hd = harness_for(&d);
+    hd.set_upstream_latency(gst::ClockTime::ZERO);
+    let ld = hd.query_latency().expect("latency");
+    assert!(l < ld, "{l} vs {ld}");
+}
+
+/// fp16 TensorRT engines are off by default for the speech model (a recurrent state would
+/// accumulate half-precision rounding) and on for the generator.
+#[test]
+fn tensorrt_fp16_is_off_by_default_for_the_recurrent_model() {
+    init();
+    let a = gst::ElementFactory::make("audio2landmarks")
+        .build()
+        .unwrap();
+    assert!(!a.property::<bool>("tensorrt-fp16"));
+    let spec = a.find_property("tensorrt-fp16").unwrap();
+    assert!(!spec.default_value().get::<bool>().unwrap());
+    let l = gst::ElementFactory::make("landmarks2face").build().unwrap();
+    assert!(l.property::<bool>("tensorrt-fp16"));
+}
+
+/// `model` is changeable in READY (mutable_ready): a model set there is the one that runs.
+#[test]
+fn model_changed_in_ready_is_the_one_that_runs() {
+    let e = element("a2l_test.onnx");
+    e.set_state(gst::State::Ready).unwrap();
+    assert_eq!(e.property::<u64>("latency"), 132_000_000);
+    e.set_property("model", model("a2l_lookahead0.onnx"));
+    let mut h = harness_for(&e);
+    h.set_upstream_latency(gst::ClockTime::ZERO);
+    // lookahead 0: hop 640 + window reach 192 samples = 52 ms.
+    assert_eq!(h.query_latency(), Some(gst::ClockTime::from_mseconds(52)));
+    assert_eq!(e.property::<u64>("latency"), 52_000_000);
+}

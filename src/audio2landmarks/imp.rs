@@ -38,21 +38,44 @@ fn default_model_path() -> PathBuf {
     onnx::default_model_path("audio2landmarks.onnx")
 }
 
+/// The default low-latency model (at most one frame of lookahead), taken when `low-latency` is
+/// set and `model` is not.
+fn default_low_latency_model_path() -> PathBuf {
+    onnx::default_model_path("audio2landmarks_lowlatency.onnx")
+}
+
 #[derive(Debug, Clone)]
 struct Settings {
-    model: PathBuf,
+    /// The model set by the user; None: the default for `low_latency`.
+    model: Option<PathBuf>,
+    low_latency: bool,
     session: SessionOptions,
     expressiveness: f64,
     blinks: bool,
     head_motion: f64,
 }
 
+impl Settings {
+    /// The model to open: the one set, else the default (low-latency or not).
+    fn model_path(&self) -> PathBuf {
+        match (&self.model, self.low_latency) {
+            (Some(p), _) => p.clone(),
+            (None, true) => default_low_latency_model_path(),
+            (None, false) => default_model_path(),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            model: default_model_path(),
+            model: None,
+            low_latency: false,
             session: SessionOptions {
                 threads: DEFAULT_THREADS,
+                // The model carries a recurrent state from frame to frame: half-precision
+                // rounding would accumulate in it. fp16 only where the user asks.
+                trt_fp16: false,
                 ..SessionOptions::default()
             },
             expressiveness: DEFAULT_EXPRESSIVENESS,
@@ -319,6 +342,9 @@ fn time_to_samples(t: gst::ClockTime, rate: u32) -> u64 {
 struct State {
     engine: Engine,
     fe: FeatureExtractor,
+    /// The model and session options it was opened with (a change made in READY reopens it at
+    /// READY→PAUSED).
+    opened_with: (PathBuf, SessionOptions),
     /// Time of frame 0 (and of sample 0).
     t0: Option<gst::ClockTime>,
     /// Model output frames so far (the first `lookahead` of them belong to no frame).
@@ -472,8 +498,7 @@ impl Audio2Landmarks {
             .settings
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .model
-            .clone();
+            .model_path();
         gst::error_msg!(
             gst::StreamError::Failed,
             ("model {} failed: {}", model.display(), e)
@@ -871,7 +896,7 @@ impl Audio2Landmarks {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let path = &settings.model;
+        let path = &settings.model_path();
         let (model, msg) =
             onnx::open_model(self.obj().upcast_ref(), *CAT, path, &settings.session)?;
         let provider = model.provider.nick().to_string();
@@ -908,6 +933,7 @@ impl Audio2Landmarks {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
             engine,
             fe,
+            opened_with: (path.clone(), settings.session.clone()),
             t0: None,
             model_frames: 0,
             discont: true,
@@ -980,12 +1006,18 @@ impl ObjectSubclass for Audio2Landmarks {
 impl ObjectImpl for Audio2Landmarks {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let mut props = onnx::session_properties(DEFAULT_THREADS);
+            let mut props = onnx::session_properties_with(DEFAULT_THREADS, false);
             props.extend([
                 glib::ParamSpecString::builder("model")
                     .nick("Model")
-                    .blurb("Path of the ONNX audio2landmarks model (default: the project's model in the user's data folder or the source tree's models/)")
+                    .blurb("Path of the ONNX audio2landmarks model (default: the project's model in the user's data folder or the source tree's models/; its low-latency model with low-latency=true)")
                     .default_value(Some(default_model_path().to_string_lossy().as_ref()))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("low-latency")
+                    .nick("Low latency")
+                    .blurb("Where model is not set: use the project's low-latency model (at most one frame of lookahead; less latency, a little less accurate lip sync)")
+                    .default_value(false)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecDouble::builder("expressiveness")
@@ -1029,9 +1061,10 @@ impl ObjectImpl for Audio2Landmarks {
                     .get::<Option<String>>()
                     .ok()
                     .flatten()
-                    .map(PathBuf::from)
-                    .unwrap_or_else(default_model_path);
+                    .filter(|p| !p.is_empty())
+                    .map(PathBuf::from);
             }
+            "low-latency" => s.low_latency = value.get().unwrap_or(false),
             "expressiveness" => s.expressiveness = value.get().unwrap_or(DEFAULT_EXPRESSIVENESS),
             "blinks" => s.blinks = value.get().unwrap_or(DEFAULT_BLINKS),
             "head-motion" => s.head_motion = value.get().unwrap_or(DEFAULT_HEAD_MOTION),
@@ -1046,7 +1079,8 @@ impl ObjectImpl for Audio2Landmarks {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
         match pspec.name() {
-            "model" => s.model.to_string_lossy().to_string().to_value(),
+            "model" => s.model_path().to_string_lossy().to_string().to_value(),
+            "low-latency" => s.low_latency.to_value(),
             "provider" => self
                 .provider
                 .lock()
@@ -1128,7 +1162,26 @@ impl ElementImpl for Audio2Landmarks {
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         gst::trace!(CAT, imp = self, "changing state {:?}", transition);
-        if transition == gst::StateChange::NullToReady {
+        // The model is opened at NULL→READY; `model`, `low-latency` and the session properties
+        // may change in READY, so a change reopens it at READY→PAUSED.
+        let reopen = transition == gst::StateChange::ReadyToPaused && {
+            let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+            let want = (s.model_path(), s.session.clone());
+            drop(s);
+            self.state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_some_and(|st| st.opened_with != want)
+        };
+        if transition == gst::StateChange::NullToReady || reopen {
+            if reopen {
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "model settings changed in READY: reopening"
+                );
+            }
             if let Err(msg) = self.start() {
                 self.post_error_message(msg);
                 return Err(gst::StateChangeError);
