@@ -554,7 +554,7 @@ fn bad_audio_ends_in_an_error_or_its_documented_handling() {
     assert!(from.starts_with("wavparse"), "{from}: {text}");
     assert!(o.buffers.is_empty());
     // Raw samples straight from filesrc: a segment in bytes, which audio2landmarks refuses.
-    let text = expect_error(
+    expect_error(
         &format!(
             "filesrc location={} ! audio/x-raw,format=F32LE,layout=interleaved,rate=16000,channels=1 ! \
              audio2landmarks ! fakesink name=out",
@@ -563,7 +563,6 @@ fn bad_audio_ends_in_an_error_or_its_documented_handling() {
         "audio2landmarks",
         &["only TIME segments are supported", "Bytes"],
     );
-    let _ = text;
 }
 
 /// Bad landmark record files into both consumers: the bad record's field and value are named
@@ -657,4 +656,71 @@ fn bad_portraits_fail_naming_file_and_cause() {
     ));
     let (from, text) = o.error.expect("text into decodebin");
     assert!(from.starts_with("decodebin"), "{from}: {text}");
+}
+
+// ---- Fuzz: record files through a real pipeline ------------------------------------------------
+
+use proptest::prelude::*;
+
+/// Record files of up to 12 records, each valid or with a few bytes overwritten, and a cut tail.
+fn record_file() -> impl Strategy<Value = Vec<u8>> {
+    (
+        proptest::collection::vec(
+            proptest::collection::vec(
+                (0..gsttalkingface::landmarks::RECORD_SIZE, any::<u8>()),
+                0..3,
+            ),
+            0..12,
+        ),
+        0..gsttalkingface::landmarks::RECORD_SIZE,
+    )
+        .prop_map(|(edits, tail)| {
+            let good = LandmarkFrame::default().to_bytes();
+            let mut bytes = Vec::new();
+            for e in edits {
+                let mut r = good;
+                for (i, v) in e {
+                    r[i] = v;
+                }
+                bytes.extend_from_slice(&r);
+            }
+            bytes.extend_from_slice(&good[..tail]);
+            bytes
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Any such file into `filesrc ! landmarksrender` ends within the bound and reaches NULL:
+    /// with an error naming a landmark record exactly when a whole record is invalid, after the
+    /// frames of the valid records before it; else EOS with one frame per whole record and a
+    /// warning exactly when bytes are left over.
+    #[test]
+    fn record_files_through_a_pipeline_end_as_the_parser_says(bytes in record_file()) {
+        let size = gsttalkingface::landmarks::RECORD_SIZE;
+        let path = std::env::temp_dir().join(format!("tf-rel-fuzz-{}.bin", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let whole = bytes.len() / size;
+        let first_bad = (0..whole)
+            .find(|&i| LandmarkFrame::from_bytes(&bytes[i * size..(i + 1) * size]).is_err());
+        let o = observe(&format!(
+            "filesrc location={} ! {LANDMARK_CAPS} ! landmarksrender ! fakesink name=out",
+            path.display()
+        ));
+        let _ = std::fs::remove_file(&path);
+        match first_bad {
+            Some(i) => {
+                let (from, text) = o.error.clone().expect("an error for an invalid record");
+                prop_assert!(from.starts_with("landmarksrender"), "{}: {}", from, text);
+                prop_assert!(text.contains("landmark record"), "{}", text);
+                prop_assert_eq!(o.buffers.len(), i);
+            }
+            None => {
+                prop_assert!(o.eos && o.error.is_none(), "{:?}", o);
+                prop_assert_eq!(o.buffers.len(), whole);
+                prop_assert_eq!(o.warnings.len(), usize::from(bytes.len() % size != 0));
+            }
+        }
+    }
 }
