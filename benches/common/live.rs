@@ -123,16 +123,7 @@ impl Stream {
 
 /// Resident memory of this process, MB.
 pub fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
+    super::proc_status_mb("VmRSS")
 }
 
 /// The number arguments after `cargo bench --bench NAME --` (cargo adds `--bench` itself).

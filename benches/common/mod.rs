@@ -15,18 +15,23 @@ pub fn percentile(v: &[f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-/// Peak resident memory of this process (VmHWM), MB.
-pub fn vm_hwm_mb() -> f64 {
+/// A line of /proc/self/status (`VmHWM`, `VmRSS`, ...) in MB, NaN where it cannot be read.
+pub fn proc_status_mb(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.strip_prefix(key).is_some_and(|r| r.starts_with(':')))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse::<f64>().ok())
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
+}
+
+/// Peak resident memory of this process (VmHWM), MB.
+pub fn vm_hwm_mb() -> f64 {
+    proc_status_mb("VmHWM")
 }
 
 /// "CPU model, N cores".

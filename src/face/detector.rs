@@ -112,22 +112,7 @@ pub struct Detector {
 impl Detector {
     pub fn load(path: &Path, opts: &SessionOptions) -> Result<Detector, String> {
         let model = Model::load(path, opts)?;
-        model.check_kind("face_detector")?;
-        let size: usize = model.meta_parse("size")?;
-        if !(16..=1024).contains(&size) {
-            return Err(format!("talkingface.size = {size} is out of range"));
-        }
-        let input = model
-            .input("image")
-            .ok_or("model has no input named \"image\"")?;
-        match input.shape.as_deref() {
-            Some([_, 3, h, w]) if *h == size as i64 && *w == size as i64 => {}
-            other => {
-                return Err(format!(
-                    "model input \"image\" has shape {other:?}, expected [1, 3, {size}, {size}]"
-                ))
-            }
-        }
+        let size = super::image_model_size(&model, "face_detector")?;
         let anchors = match model.output("scores").and_then(|s| s.shape.as_deref()) {
             Some([_, a]) if *a > 0 => *a as usize,
             other => {

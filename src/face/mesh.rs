@@ -58,19 +58,7 @@ pub struct Mesh {
 impl Mesh {
     pub fn load(path: &Path, opts: &SessionOptions) -> Result<Mesh, String> {
         let model = Model::load(path, opts)?;
-        model.check_kind("face_landmarks")?;
-        let size: usize = model.meta_parse("size")?;
-        if !(16..=1024).contains(&size) {
-            return Err(format!("talkingface.size = {size} is out of range"));
-        }
-        match model.input("image").and_then(|s| s.shape.as_deref()) {
-            Some([_, 3, h, w]) if *h == size as i64 && *w == size as i64 => {}
-            other => {
-                return Err(format!(
-                    "model input \"image\" has shape {other:?}, expected [1, 3, {size}, {size}]"
-                ))
-            }
-        }
+        let size = super::image_model_size(&model, "face_landmarks")?;
         match model.output("ibug68").and_then(|s| s.shape.as_deref()) {
             Some([_, n, 2]) if *n == N_POINTS as i64 => {}
             other => {

@@ -130,6 +130,22 @@ impl Roi {
     }
 }
 
+/// Checks a face model's kind and its `image` input ([1, 3, S, S], S = its `talkingface.size`);
+/// returns S.
+fn image_model_size(model: &crate::onnx::Model, kind: &str) -> Result<usize, String> {
+    model.check_kind(kind)?;
+    let size: usize = model.meta_parse("size")?;
+    if !(16..=1024).contains(&size) {
+        return Err(format!("talkingface.size = {size} is out of range"));
+    }
+    match model.input("image").and_then(|s| s.shape.as_deref()) {
+        Some([_, 3, h, w]) if *h == size as i64 && *w == size as i64 => Ok(size),
+        other => Err(format!(
+            "model input \"image\" has shape {other:?}, expected [1, 3, {size}, {size}]"
+        )),
+    }
+}
+
 /// Side of the landmarker's ROI over the face's extent (MediaPipe's rect transformation).
 pub const ROI_SCALE: f32 = 1.5;
 
