@@ -480,6 +480,8 @@ fn out_of_range_landmarks_are_an_error() {
     );
     let err = error_on(&bus);
     assert!(err.contains("pose yaw = 1e9"), "{err}");
+    // Which record: its frame number and time.
+    assert!(err.contains("pts 0:00:00"), "{err}");
 }
 
 /// A model that fits the contract but fails in ONNX Runtime on every run: a stream error that
@@ -998,4 +1000,20 @@ fn live_frames_past_their_deadline_are_skipped_without_qos() {
     p.set_state(gst::State::Null).unwrap();
     eprintln!("{dropped} frames skipped past their deadline");
     assert!(dropped > 0, "no frame skipped");
+}
+
+/// `portrait` (like `model` and the face models) is changeable in READY: a portrait set there is
+/// the one used; here a missing one, which fails at READY→PAUSED naming it instead of being
+/// silently ignored.
+#[test]
+fn portrait_changed_in_ready_is_the_one_used() {
+    let e = element("full");
+    e.set_state(gst::State::Ready).unwrap();
+    e.set_property("portrait", "/nonexistent/changed-in-ready.png");
+    let bus = gst::Bus::new();
+    e.set_bus(Some(&bus));
+    assert!(e.set_state(gst::State::Paused).is_err());
+    let err = error_on(&bus);
+    assert!(err.contains("/nonexistent/changed-in-ready.png"), "{err}");
+    e.set_state(gst::State::Null).unwrap();
 }

@@ -71,6 +71,23 @@ struct Settings {
     session: SessionOptions,
 }
 
+impl Settings {
+    /// Whether `other` opens the same model, portrait and face analysis (the settings read at
+    /// NULL→READY).
+    fn same_resources(&self, other: &Settings) -> bool {
+        #[cfg(feature = "dlib")]
+        if self.dlib_model != other.dlib_model {
+            return false;
+        }
+        self.model == other.model
+            && self.portrait == other.portrait
+            && self.face_model == other.face_model
+            && self.face_detector == other.face_detector
+            && self.face_index == other.face_index
+            && self.session == other.session
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -90,6 +107,9 @@ impl Default for Settings {
 
 /// Everything from READY on: the models, the identity and the stream.
 struct State {
+    /// The settings the models and the identity were made from (a change made in READY remakes
+    /// them at READY→PAUSED).
+    opened_with: Settings,
     generator: Generator,
     provider: String,
     /// The face analysis of portraits from the pad (None while there is no portrait pad).
@@ -323,6 +343,7 @@ impl Landmarks2Face {
             crop.size
         );
         *lock(&self.state) = Some(State {
+            opened_with: settings.clone(),
             generator,
             provider,
             // Kept only while portraits can come through the pad (dlib's model costs about
@@ -887,7 +908,16 @@ impl ElementImpl for Landmarks2Face {
         &self,
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        if transition == gst::StateChange::NullToReady {
+        // The models and the portrait are opened at NULL→READY; a change of their properties made
+        // in READY reopens them at READY→PAUSED (the per-frame ones, mode and
+        // portrait-expression, are read as they are used).
+        let reopen = transition == gst::StateChange::ReadyToPaused && {
+            let want = lock(&self.settings).clone();
+            lock(&self.state)
+                .as_ref()
+                .is_some_and(|st| !st.opened_with.same_resources(&want))
+        };
+        if transition == gst::StateChange::NullToReady || reopen {
             if let Err(msg) = self.open() {
                 self.post_error_message(msg);
                 return Err(gst::StateChangeError);
@@ -1215,7 +1245,20 @@ impl AggregatorImpl for Landmarks2Face {
             Ok(f) => f,
             Err(e) => {
                 drop(guard);
-                gst::element_imp_error!(self, gst::StreamError::Format, ("{}", e));
+                let frame_no = match inbuf.offset() {
+                    u64::MAX => String::new(),
+                    n => format!("frame {n}, "),
+                };
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Format,
+                    (
+                        "bad landmark record ({}pts {}): {}",
+                        frame_no,
+                        inbuf.pts().display(),
+                        e
+                    )
+                );
                 return Err(gst::FlowError::Error);
             }
         };
