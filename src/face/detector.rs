@@ -9,9 +9,7 @@
 
 use std::path::Path;
 
-use ort::value::TensorRef;
-
-use super::sample::{sample_roi, Border, Image};
+use super::sample::{Border, Image};
 use super::{Roi, ROI_SCALE};
 use crate::onnx::{Model, Provider, SessionOptions};
 
@@ -147,15 +145,15 @@ impl Detector {
 
     /// Faces inside `roi` of the picture, in image pixels.
     pub fn run(&mut self, img: &Image, roi: &Roi) -> Result<Vec<Detection>, String> {
-        let s = self.size;
-        sample_roi(img, roi, s, Border::Zero, &mut self.input);
-        let t = TensorRef::from_array_view(([1usize, 3, s, s], &self.input[..]))
-            .map_err(|e| e.to_string())?;
-        let out = self
-            .model
-            .session
-            .run(ort::inputs!["image" => t])
-            .map_err(|e| format!("ONNX Runtime failed to run the face detector: {e}"))?;
+        let out = super::run_on_roi(
+            &mut self.model,
+            img,
+            roi,
+            self.size,
+            Border::Zero,
+            &mut self.input,
+            "face detector",
+        )?;
         let get = |name: &str, per: usize| -> Result<&[f32], String> {
             let (_, v) = out[name]
                 .try_extract_tensor::<f32>()

@@ -8,9 +8,7 @@
 
 use std::path::Path;
 
-use ort::value::TensorRef;
-
-use super::sample::{sample_roi, Border, Image};
+use super::sample::{Border, Image};
 use super::{Points68, Roi};
 use crate::landmarks::N_POINTS;
 use crate::onnx::{Model, Provider, SessionOptions};
@@ -93,15 +91,15 @@ impl Mesh {
 
     /// The landmarks of the face in `roi`.
     pub fn run(&mut self, img: &Image, roi: &Roi) -> Result<MeshResult, String> {
-        let s = self.size;
-        sample_roi(img, roi, s, Border::Replicate, &mut self.input);
-        let t = TensorRef::from_array_view(([1usize, 3, s, s], &self.input[..]))
-            .map_err(|e| e.to_string())?;
-        let out = self
-            .model
-            .session
-            .run(ort::inputs!["image" => t])
-            .map_err(|e| format!("ONNX Runtime failed to run the face landmarker: {e}"))?;
+        let out = super::run_on_roi(
+            &mut self.model,
+            img,
+            roi,
+            self.size,
+            Border::Replicate,
+            &mut self.input,
+            "face landmarker",
+        )?;
         let (_, p68) = out["ibug68"]
             .try_extract_tensor::<f32>()
             .map_err(|e| format!("face landmarker output \"ibug68\": {e}"))?;

@@ -146,6 +146,26 @@ fn image_model_size(model: &crate::onnx::Model, kind: &str) -> Result<usize, Str
     }
 }
 
+/// Samples `roi` of the picture into `input` (the model's `image`, 1 x 3 x size x size) and runs
+/// the model on it; `what` names the model in the error.
+fn run_on_roi<'s>(
+    model: &'s mut crate::onnx::Model,
+    img: &Image,
+    roi: &Roi,
+    size: usize,
+    border: Border,
+    input: &mut Vec<f32>,
+    what: &str,
+) -> Result<ort::session::SessionOutputs<'s>, String> {
+    sample_roi(img, roi, size, border, input);
+    let t = ort::value::TensorRef::from_array_view(([1usize, 3, size, size], &input[..]))
+        .map_err(|e| e.to_string())?;
+    model
+        .session
+        .run(ort::inputs!["image" => t])
+        .map_err(|e| format!("ONNX Runtime failed to run the {what}: {e}"))
+}
+
 /// Side of the landmarker's ROI over the face's extent (MediaPipe's rect transformation).
 pub const ROI_SCALE: f32 = 1.5;
 
