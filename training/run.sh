@@ -30,6 +30,8 @@ export A2L_REAL=${A2L_REAL-$REALDATA}    # empty: teacher targets only (the mode
 export A2L_REAL_P=${A2L_REAL_P:-0.5}     # share of real crops in a batch
 export A2L_VOICE_AUG=${A2L_VOICE_AUG:-1} # VTLP pitch/formant warp and G.711/G.722 codecs
 export A2L_NORM=${A2L_NORM:-1}           # per-speaker amplitude normalisation of the targets
+export A2L_NORM_STAT=${A2L_NORM_STAT:-crop} # what it matches: crop = the opening's std over whole crops (silences
+                                         # included); speech = over speech frames only (the recipe before; r_normspeech)
 export A2L_CORR=${A2L_CORR:-0.1}         # mouth-opening correlation loss weight (r_mse: 0)
 export A2L_STD=${A2L_STD:-0.1}           # mouth-opening spread loss weight (r_mse: 0)
 LOWLATENCY_LOOKAHEAD=1                   # models/audio2landmarks_lowlatency.onnx
@@ -59,7 +61,8 @@ system_packages() {
 # ablate NAME: the variants measured in docs/model-card.md. Those before issue 9 (phone D td wing
 # cnngru_wing cnngru la0 la6 ttsonly prior) train on the teacher only, as they did then; the r_* ones
 # are the issue-9 recipe (real mouths) with one change each. phone = the shipped recipe; D = the
-# previous one (no phoneme head); the others are D with one change. A2L_DATA=data_v1 (relative to a2l/) trains and evaluates on another
+# previous one (no phoneme head); the others are D with one change. The r_* rows of the model card
+# before r_normcrop were measured when the default normalisation was A2L_NORM_STAT=speech (r_normspeech). A2L_DATA=data_v1 (relative to a2l/) trains and evaluates on another
 # corpus folder, A2L_SEED on another seed; both go into the run's name.
 variant() {
   case "$1" in
@@ -72,6 +75,8 @@ variant() {
     r_realonly) export A2L_REAL_P=1 ;;
     r_noaug) export A2L_VOICE_AUG=0 ;;
     r_nonorm) export A2L_NORM=0 ;;
+    r_normcrop) export A2L_NORM_STAT=crop ;;
+    r_normspeech) export A2L_NORM_STAT=speech ;;
     r_mse) export A2L_CORR=0 A2L_STD=0 ;;
     r_corr) export A2L_CORR=0.1 A2L_STD=0 ;;
     r_std) export A2L_CORR=0 A2L_STD=0.1 ;;
@@ -89,7 +94,7 @@ variant() {
     la6) export A2L_PHONE=0 A2L_LOOKAHEAD=6 ;;
     ttsonly) export A2L_PHONE=0 A2L_EXTRA= ;;
     prior) export A2L_PHONE=0 A2L_TEACHER=prior A2L_VEL=2 A2L_EXTRA= ;;
-    *) echo "unknown variant $1 (phone D td wing cnngru_wing cnngru la0 la6 ttsonly prior; r_default r_noreal r_realonly r_noaug r_nonorm r_mse r_corr r_std r_corrstd r_td r_la1 r_la0)" >&2; exit 2 ;;
+    *) echo "unknown variant $1 (phone D td wing cnngru_wing cnngru la0 la6 ttsonly prior; r_default r_noreal r_realonly r_noaug r_nonorm r_normcrop r_normspeech r_mse r_corr r_std r_corrstd r_td r_la1 r_la0)" >&2; exit 2 ;;
   esac
 }
 
@@ -107,7 +112,8 @@ step() {
     train) (cd a2l && mkdir -p runs && ../$PY train.py "$STEPS" runs/default.pt | tee runs/train_default.log) ;;
     export) (cd a2l && ../$PY export.py runs/default.pt | tee runs/export_default.log) ;;
     lowlatency)
-      (cd a2l && A2L_LOOKAHEAD=$LOWLATENCY_LOOKAHEAD A2L_SILENCE_NEUTRAL=1 ../$PY train.py "$STEPS" runs/lowlatency.pt | tee runs/train_lowlatency.log &&
+      # the shipped low-latency file predates A2L_NORM_STAT=crop (not retrained yet): it is remade with 'speech'
+      (cd a2l && A2L_LOOKAHEAD=$LOWLATENCY_LOOKAHEAD A2L_SILENCE_NEUTRAL=1 A2L_NORM_STAT=${LOWLATENCY_NORM_STAT:-speech} ../$PY train.py "$STEPS" runs/lowlatency.pt | tee runs/train_lowlatency.log &&
        A2L_OUT=../../models/audio2landmarks_lowlatency.onnx ../$PY export.py runs/lowlatency.pt | tee runs/export_lowlatency.log) ;;
     realeval) $PY -m talkingface_kit.realeval shipped-before-issue-9=cache/audio2landmarks_before_issue9.onnx \
                 default=../models/audio2landmarks.onnx lowlatency=../models/audio2landmarks_lowlatency.onnx | tee cache/realeval.md ;;

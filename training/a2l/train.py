@@ -26,6 +26,9 @@ REAL_P = float(os.environ.get("A2L_REAL_P", "0.5"))   # share of the batch's cro
 REAL_W = float(os.environ.get("A2L_REAL_W", "1"))     # loss weight of a real crop (teacher crops: 1)
 VOICE_AUG = os.environ.get("A2L_VOICE_AUG", "0") == "1"  # VTLP pitch/formant warp, G.711/G.722 codecs
 NORM = os.environ.get("A2L_NORM", "0") == "1"         # per-speaker amplitude normalisation of the targets
+# What the normalisation matches: 'speech' = the opening's std over speech frames (issue 9's first
+# recipe), 'crop' = the opening's std over whole 3.5 s crops, silences included (what articulation measures)
+NORM_STAT = os.environ.get("A2L_NORM_STAT", "speech")
 CORR_WEIGHT = float(os.environ.get("A2L_CORR", "0"))  # 1 - Pearson r of the mouth opening per crop
 STD_WEIGHT = float(os.environ.get("A2L_STD", "0"))    # (log std ratio)^2 of the mouth opening per crop
 TEACHER_GAIN = 1.0                                    # set in main() when NORM
@@ -154,8 +157,18 @@ def load_real(path, role="train"):
 
 
 def real_gain(rng, items, real):
-    """Per-speaker normalisation: the gain that gives the teacher's mouth opening (speech frames) the
-    spread of the real speaker's, so that no voice (TTS or s1) stands for a larger or smaller mouth."""
+    """Per-speaker normalisation: the gain that gives the teacher's mouth opening the spread of the real
+    speaker's, so that no voice (TTS or s1) stands for a larger or smaller mouth. NORM_STAT 'speech':
+    the std over speech frames; 'crop': the std over whole crops (silences included; variances pooled
+    over 256 crops of each), which also counts the teacher's larger speech/silence contrast."""
+    if NORM_STAT == "crop":
+        rv = [T.mouth_opening(make_real_crop(rng, real, aug=False)[1] + T.MEAN_FACE[None]).var() for _ in range(256)]
+        tv = []
+        for _ in range(256):
+            _, o, w, sp, _ = make_crop(rng, items, aug=False)
+            tv.append(T.mouth_opening(T.landmarks(o, w)).var())
+        s_real, s_tea = float(np.sqrt(np.mean(rv))), float(np.sqrt(np.mean(tv)))
+        return s_real / s_tea, s_real, s_tea
     real_o = np.concatenate([T.mouth_opening(r["disp"] + T.MEAN_FACE[None])[r["sp"] > 0] for r in real])
     tea = []
     for _ in range(64):
@@ -322,7 +335,7 @@ def main():
               f"{len(real_val)} validation clips; share of crops {REAL_P}, weight {REAL_W}", flush=True)
         if NORM:
             TEACHER_GAIN, s_real, s_tea = real_gain(np.random.default_rng(seed + 17), items, real)
-            print(f"per-speaker normalisation: opening std (speech frames) s1 {s_real:.4f}, teacher {s_tea:.4f}: "
+            print(f"per-speaker normalisation: opening std ({NORM_STAT}) s1 {s_real:.4f}, teacher {s_tea:.4f}: "
                   f"teacher targets x {TEACHER_GAIN:.3f}", flush=True)
     # feature normalisation constants on augmented training crops
     fs = torch.cat([batch(rng, items, real=real)[0].reshape(-1, C.NFEAT) for _ in range(8)])
@@ -368,7 +381,7 @@ def main():
                         "loss": LOSS, "vel": VEL_WEIGHT, "phone": PHONE_WEIGHT, "extra": os.path.basename(extra) if extra else "",
                         "real": os.path.basename(os.path.dirname(REAL)) if REAL else "", "real_p": REAL_P,
                         "real_w": REAL_W, "voice_aug": VOICE_AUG, "norm": NORM, "teacher_gain": TEACHER_GAIN,
-                        "corr": CORR_WEIGHT, "std": STD_WEIGHT}, out_path)
+                        "corr": CORR_WEIGHT, "std": STD_WEIGHT, "norm_stat": NORM_STAT}, out_path)
     print(f"trained {steps} steps in {time.time() - t0:.0f} s")
     if os.environ.get("A2L_SILENCE_NEUTRAL", "0") == "1":
         neutralise_checkpoint(out_path)

@@ -56,13 +56,14 @@ def rough(o):
 
 def measure(pred_lm, items):
     """Per set figures of predicted landmarks (list aligned with items)."""
-    rs, arts, lmds, jit = [], [], [], []
+    rs, arts, lmds, jit, per = [], [], [], [], []
     lagm = np.zeros(len(LAGS))
     for lm, it in zip(pred_lm, items):
         true = it["canon"].astype(np.float64)
         to = canon.mouth_opening(true)
         po = canon.mouth_opening(lm)
         lmds.append(canon.mouth_lmd(lm, true))
+        per.append((it["speaker"], it["name"], float(po.std()), float(to.std())))
         if po.std() < 1e-9:
             continue
         rs.append(canon.pearson(po, to))
@@ -70,10 +71,10 @@ def measure(pred_lm, items):
         jit.append(rough(po) / rough(to))
         lagm += [lag_r(po, to, k) for k in LAGS]
     if not rs:
-        return {"r": np.nan, "lag": None, "art": 0.0, "lmd": float(np.mean(lmds)), "jit": np.nan}
+        return {"r": np.nan, "lag": None, "art": 0.0, "lmd": float(np.mean(lmds)), "jit": np.nan, "per": per}
     art = float(np.sqrt(sum(a for a, _ in arts) / sum(b for _, b in arts)))  # pooled over the set's clips
     return {"r": float(np.mean(rs)), "lag": int(list(LAGS)[int(np.argmax(lagm))]), "art": art,
-            "lmd": float(np.mean(lmds)), "jit": float(np.mean(jit))}
+            "lmd": float(np.mean(lmds)), "jit": float(np.mean(jit)), "per": per}
 
 
 def energy_fit(train, mf, d_open):
@@ -127,6 +128,14 @@ def main(argv):
             jit = "n/a" if np.isnan(f["jit"]) else f"{f['jit']:.2f}"
             print(f"| {label} | {r} | {lag} | {f['art']:.2f} | {f['lmd']:.4f} | {jit} |")
         print()
+        if len(its) <= 8:  # a few clips: each clip's spread (the pooled articulation above is the measure)
+            print("Per clip: std of the predicted opening / std of the true opening (true std in brackets).\n")
+            print("| model | " + " | ".join(f"{spk} {nm} ({t:.3f})" for spk, nm, _, t in rows[0][1]["per"]) + " | median |")
+            print("|---|" + "---|" * (len(its) + 1))
+            for label, f in rows[:-1]:
+                q = [p / t for _, _, p, t in f["per"]]
+                print(f"| {label} | " + " | ".join(f"{v:.2f}" for v in q) + f" | {np.median(q):.2f} |")
+            print()
         summ[name] = rows
     print("Truth: the kit's face analysis on the video, eye-pinned, identity removed. r per clip at lag 0, "
           "averaged; best lag in -4..+4 frames (+: late); articulation = std(predicted opening) / std(true "
