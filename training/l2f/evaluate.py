@@ -27,7 +27,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-import common as C
+import l2f_common as C
 from talkingface_kit import face, grid, realdata
 from prepare import decode
 

@@ -18,7 +18,7 @@ import onnx
 import torch
 from onnx import helper
 
-import common as C
+import l2f_common as C
 import make_warp_generator as mwg
 import model as Mo
 

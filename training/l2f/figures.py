@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 from PIL import Image, ImageDraw
 
-import common as C
+import l2f_common as C
 import evaluate as E
 from talkingface_kit import face, grid, realdata
 from prepare import decode

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-import common as C
+import l2f_common as C
 from talkingface_kit import grid, realdata
 
 MAX_BAD = 0.10

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import common as C
+import l2f_common as C
 import model as Mo
 
 MIRROR_MOUTH = {}

@@ -12,7 +12,7 @@ import pytest
 
 L2F = pathlib.Path(__file__).resolve().parents[1] / "l2f"
 sys.path.insert(0, str(L2F))
-import common as C  # noqa: E402
+import l2f_common as C  # noqa: E402
 import prepare  # noqa: E402
 
 
