@@ -21,6 +21,7 @@ unseen speakers of /work/shared/data/grid (s5, s20, s22, s32), all CC BY 4.0 (Co
 """
 import argparse
 import json
+import pathlib
 import time
 
 import numpy as np
@@ -44,6 +45,29 @@ def session(path):
 def gen(sess, ref, rlm, tlm):
     f, = sess.run(["frame"], {"reference": ref, "reference_landmarks": rlm, "target_landmarks": tlm})
     return np.clip(f[0].transpose(1, 2, 0) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def speed(path, runs=60):
+    """Median ms per frame (N = 1) on one ONNX Runtime thread: wall clock and this process' CPU
+    time (the machine is shared; CPU time leaves out the waits for a core)."""
+    sess, s = session(path)
+    rng = np.random.default_rng(0)
+    mean = np.loadtxt(C.ROOT / "models" / "mean_face.txt").astype(np.float32)[None]
+    feeds = []
+    for k in range(8):
+        t = mean.copy()
+        t[0, [56, 57, 58, 65, 66, 67], 1] += 0.01 * k
+        feeds.append({"reference": rng.random((1, 3, s, s), dtype=np.float32), "reference_landmarks": mean,
+                      "target_landmarks": t})
+    for f in feeds:
+        sess.run(None, f)
+    wall, cpu = [], []
+    for i in range(runs):
+        w0, c0 = time.perf_counter(), time.process_time()
+        sess.run(None, feeds[i % len(feeds)])
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    return {"wall_ms": float(np.median(wall) * 1000), "cpu_ms": float(np.median(cpu) * 1000)}
 
 
 def luma(a):
@@ -76,6 +100,21 @@ def boxes(rlm, tlm, s):
     return fb, mb
 
 
+def digest(path):
+    import hashlib
+    return "none" if path is None else hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()[:12]
+
+
+def tracks(tr, imgs):
+    """The face analysis over a sequence: [n, 68, 2], NaN where no face."""
+    out = np.full((len(imgs), 68, 2), np.nan)
+    for i, c in enumerate(imgs):
+        p = tr.process(c)
+        if p is not None:
+            out[i] = np.asarray(p, np.float64).reshape(68, 2)
+    return out
+
+
 def clips(n_s1):
     names = sorted(p.stem for p in (realdata.CACHE / "src" / "s1").glob("*.mpg"))
     role = realdata.split(names)
@@ -102,13 +141,22 @@ def main():
     ap.add_argument("--warp", default=str(C.ROOT / "models" / "landmarks2face.onnx"))
     ap.add_argument("--s1", type=int, default=20)
     ap.add_argument("--no-lmd", action="store_true")
+    ap.add_argument("--baselines-only", action="store_true", help="measure the still frame and the warp only")
     ap.add_argument("--out", default=str(C.L2F / "eval.json"))
     a = ap.parse_args()
     t0 = time.time()
-    gens = {"warp": session(a.warp), "learned": session(a.model)}
+    kinds = ("still", "warp") if a.baselines_only else ("still", "warp", "learned")
+    gens = {"warp": session(a.warp)}
+    if not a.baselines_only:
+        gens["learned"] = session(a.model)
     s = gens["warp"][1]
-    assert gens["learned"][1] == s
+    assert all(g[1] == s for g in gens.values())
+    load = open("/proc/loadavg").read().split()[:3]
+    spd = {k: speed(p) for k, p in (("warp", a.warp), ("learned", a.model)) if k in gens}
+    print("speed", json.dumps(spd), "load", load, flush=True)
     fa = None if a.no_lmd else face.FaceAnalyzer()
+    cache = C.L2F / "evalcache"
+    cache.mkdir(parents=True, exist_ok=True)
     res = []
     for spk, name, path in clips(a.s1):
         d = np.load(realdata.CACHE / "clips" / f"{spk}_{name}.npz")
@@ -118,16 +166,27 @@ def main():
         r, lm, crops = crop_clip(frames[:n], raw[:n], bad[:n], s)
         ref = crops[r].transpose(2, 0, 1)[None].astype(np.float32) / 255
         rlm = lm[r][None]
-        outs = {"still": [crops[r]] * n}
-        for k, (sess, _) in gens.items():
-            outs[k] = [gen(sess, ref, rlm, lm[t][None]) for t in range(n)]
         idx = [t for t in range(n) if t != r and not bad[t]]
         rec = {"speaker": spk, "clip": name, "frames": len(idx)}
-        trk = {}
+        true_pts = None
         if fa is not None:
-            tr = face.VideoTracker(fa)
-            trk["true"] = [tr.process(c) for c in crops]
-        for k, o in outs.items():
+            tp = cache / f"{spk}_{name}_true.npy"
+            if tp.exists():
+                true_pts = np.load(tp)
+            else:
+                tr = face.VideoTracker(fa)
+                true_pts = tracks(tr, crops)
+                np.save(tp, true_pts)
+        for k in kinds:
+            path_k = {"still": None, "warp": a.warp, "learned": a.model}[k]
+            key = cache / f"{spk}_{name}_{k}_{digest(path_k)}_{'nolmd' if fa is None else 'lmd'}.json"
+            if key.exists():       # the measures of this model file on this clip, from an earlier run
+                rec[k] = json.loads(key.read_text())
+                continue
+            if k == "still":
+                o = [crops[r]] * n
+            else:
+                o = [gen(gens[k][0], ref, rlm, lm[t][None]) for t in range(n)]
             fp, fs, mp, ms = [], [], [], []
             for t in idx:
                 fb, mb = boxes(lm[r], lm[t], s)
@@ -139,17 +198,16 @@ def main():
             rec[k] = {"face_psnr": float(np.mean(fp)), "face_ssim": float(np.mean(fs)),
                       "mouth_psnr": float(np.mean(mp)), "mouth_ssim": float(np.mean(ms))}
             if fa is not None:
-                tr = face.VideoTracker(fa)
-                pts = [tr.process(c) for c in o]
+                pts = tracks(face.VideoTracker(fa), o)
                 ds = []
                 for t in idx:
-                    p, q = pts[t], trk["true"][t]
-                    if p is None or q is None:
+                    p, q = pts[t], true_pts[t]
+                    if np.isnan(p).any() or np.isnan(q).any():
                         continue
-                    p, q = np.asarray(p).reshape(68, 2), np.asarray(q).reshape(68, 2)
                     iod = np.linalg.norm(q[45] - q[36])
                     ds.append(np.linalg.norm(p[48:68] - q[48:68], axis=-1).mean() / iod * 100)
                 rec[k]["mouth_lmd"] = float(np.mean(ds)) if ds else None
+            key.write_text(json.dumps(rec[k]))
         res.append(rec)
         print(json.dumps(rec), flush=True)
     summary = {}
@@ -158,10 +216,12 @@ def main():
         if not rs:
             continue
         summary[group] = {"clips": len(rs)}
-        for k in ("still", "warp", "learned"):
+        for k in kinds:
             summary[group][k] = {m: float(np.mean([r[k][m] for r in rs if r[k].get(m) is not None]))
                                  for m in rs[0][k]}
-    out = {"model": a.model, "size": s, "clips": res, "summary": summary, "seconds": round(time.time() - t0)}
+    out = {"model": a.model, "size": s, "speed": spd, "loadavg_at_start": load,
+           "loadavg_at_end": open("/proc/loadavg").read().split()[:3], "clips": res, "summary": summary,
+           "seconds": round(time.time() - t0)}
     with open(a.out, "w") as f:
         json.dump(out, f, indent=1)
     print(json.dumps(summary, indent=1))

@@ -53,7 +53,7 @@ def prune(graph, outputs):
     graph.initializer.extend(inits)
 
 
-def build(ckpt, size=SIZE):
+def build(ckpt, size=SIZE, chroma=1.0):
     warp = mwg.build(size, 64)
     g = warp.graph
     gs = [n for n in g.node if n.op_type == "GridSample"][0].output[0]
@@ -64,6 +64,7 @@ def build(ckpt, size=SIZE):
     stage = Mo.MouthStage()
     st = torch.load(ckpt, weights_only=False, map_location="cpu")
     stage.load_state_dict(st["net"])
+    stage.chroma = chroma
     stage.eval()
     head = Head(stage)
     n = 1
@@ -140,9 +141,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default=str(C.L2F / "run" / "ckpt.pt"))
     ap.add_argument("--out", default=str(C.ROOT / "models" / "landmarks2face_mouth.onnx"))
+    ap.add_argument("--chroma", type=float, default=1.0,
+                    help="scale of the colour part of the stage's change (1: as trained; 0: luminance only)")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    model, stage, st = build(a.ckpt)
+    model, stage, st = build(a.ckpt, chroma=a.chroma)
     onnx.save(model, a.out)
     df, dm = check(a.out, stage)
     print(json.dumps({"out": a.out, "bytes": pathlib.Path(a.out).stat().st_size, "step": st["step"],

@@ -117,6 +117,7 @@ class MouthStage(nn.Module):
         super().__init__()
         self.net = UNet()
         self.register_buffer("feather", feather())
+        self.chroma = 1.0
 
     def boxes(self, warped, reference, ref_lm, tgt_lm, scale=None, shift=None):
         """The network's input [N,8,M,M] and the target box (centre, side)."""
@@ -132,6 +133,9 @@ class MouthStage(nn.Module):
         """Network input [N,8,M,M] -> (box RGB [N,3,M,M] blended, rgb, mask [N,1,M,M])."""
         o = self.net(x * 2 - 1)
         d = torch.tanh(o[:, :3])                    # rgb = warp + d: starts as the warp
+        if self.chroma != 1.0:                      # export option: scale the change's colour part
+            dl = d.mean(1, keepdim=True)
+            d = dl + (d - dl) * self.chroma
         m = torch.sigmoid(o[:, 3:4]) * self.feather
         out = x[:, :3] + d * m
         return out, d, m
