@@ -119,7 +119,7 @@ step() {
       (cd l2f && ../$PY prepare.py --clips "${MOUTH_CLIPS:-500}" --val 20 | tee ../cache/l2f_prepare.log &&
        ../$PY train.py --minutes "${MOUTH_MINUTES:-62}" | tee -a ../cache/l2f_train.log &&
        ../$PY export.py | tee ../cache/l2f_export.log &&
-       ../$PY evaluate.py --s1 "${MOUTH_EVAL_S1:-8}" | tee ../cache/l2f_eval.log &&
+       ../$PY evaluate.py --s1 "${MOUTH_EVAL_S1:-10}" | tee ../cache/l2f_eval.log &&
        ../$PY figures.py) ;;
     test) $PY -m pytest -q tests ;;
     all) for s in setup meanface teacher data realdata train export lowlatency eval realeval test; do step $s; done ;;

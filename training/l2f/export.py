@@ -108,7 +108,7 @@ def build(ckpt, size=SIZE, chroma=1.0):
         if p.key == "talkingface.description":
             p.value = (f"piecewise-affine landmark warp with a learned mouth stage ({nparam} parameters, "
                        f"U-Net on a {Mo.M}x{Mo.M} mouth box, trained by self-reenactment on GRID s1, "
-                       f"CC BY 4.0, Cooke et al. 2006; {st['step']} steps)")
+                       f"CC BY 4.0, Cooke et al. 2006; {st['step']} steps; colour part of its change x{chroma:g})")
     p = warp.metadata_props.add()
     p.key, p.value = "talkingface.license", "weights trained on the GRID corpus (CC BY 4.0, Cooke et al. 2006)"
     onnx.checker.check_model(warp, full_check=True)
@@ -141,8 +141,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default=str(C.L2F / "run" / "ckpt.pt"))
     ap.add_argument("--out", default=str(C.ROOT / "models" / "landmarks2face_mouth.onnx"))
-    ap.add_argument("--chroma", type=float, default=1.0,
-                    help="scale of the colour part of the stage's change (1: as trained; 0: luminance only)")
+    ap.add_argument("--chroma", type=float, default=0.0,
+                    help="scale of the colour part of the stage's change (1: as trained; 0, shipped: luminance only)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     model, stage, st = build(a.ckpt, chroma=a.chroma)
