@@ -1028,7 +1028,10 @@ fn learned_mouth_model_loads_and_renders() {
     let e = gst::ElementFactory::make("landmarks2face")
         .property(
             "model",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/models/landmarks2face_mouth.onnx"),
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/models/landmarks2face_mouth.onnx"
+            ),
         )
         .property("portrait", PORTRAIT)
         .property("threads", 1u32)
