@@ -4,6 +4,8 @@
 //!
 //!     cargo run --release --example evaluate_landmarks2face -- [GRID_DIR] [OUT_DIR]
 //!
+//! `L2F_EVAL_MODEL=path.onnx` sets landmarks2face's `model` (default: the element's default model).
+//!
 //! For each GRID clip (default /work/shared/data/grid; CC BY 4.0, Cooke et al. 2006):
 //! - identity: the first frame as portrait, driven by its own landmarks (the mean face, no motion):
 //!   PSNR and SSIM of the output against the portrait;
@@ -265,10 +267,13 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
     )
     .map_err(|e| e.to_string())?;
 
+    let model = std::env::var("L2F_EVAL_MODEL")
+        .map(|m| format!(" model={m}"))
+        .unwrap_or_default();
     // Identity: the portrait driven by the mean face (its own landmarks, no motion).
     let p = launch(&format!(
         "appsrc name=src format=time caps=application/x-face-landmarks,layout=ibug68,framerate=25/1 ! \
-         landmarks2face portrait={} ! videoconvert ! video/x-raw,format=RGBA ! appsink name=s sync=false",
+         landmarks2face{model} portrait={} ! videoconvert ! video/x-raw,format=RGBA ! appsink name=s sync=false",
         portrait.display()
     ))?;
     let src = p
@@ -291,7 +296,7 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
     let p = launch(&format!(
         "{} ! facelandmarks ! tee name=t \
          t. ! queue ! appsink name=lm sync=false \
-         t. ! queue ! landmarks2face portrait={} ! videoconvert ! video/x-raw,format=RGBA ! appsink name=gen sync=false",
+         t. ! queue ! landmarks2face{model} portrait={} ! videoconvert ! video/x-raw,format=RGBA ! appsink name=gen sync=false",
         decode_desc(clip),
         portrait.display()
     ))?;

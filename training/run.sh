@@ -1,6 +1,8 @@
 #!/bin/sh
 # The training kit's one command.
 #   training/run.sh [setup|meanface|teacher|data|train|export|eval|test|all]
+#   training/run.sh mouth   (the learned mouth stage of landmarks2face, training/l2f; not in all:
+#                            MOUTH_MINUTES of training, resumed from its checkpoint when run again)
 #   training/run.sh ablate NAME...   (trains, exports and evaluates a variant of docs/model-card.md)
 # all = setup meanface teacher data realdata train export lowlatency eval realeval test: remakes
 # models/mean_face.txt, models/audio2landmarks.onnx and models/audio2landmarks_lowlatency.onnx from
@@ -119,6 +121,12 @@ step() {
                 default=../models/audio2landmarks.onnx lowlatency=../models/audio2landmarks_lowlatency.onnx | tee cache/realeval.md ;;
     realdata) $PY -m talkingface_kit.realdata | tee cache/realdata.log ;;
     eval) $PY -m talkingface_kit.evaluate | tee cache/eval.md ;;
+    mouth)   # the learned mouth stage (issue 10): models/landmarks2face_mouth.onnx; needs realdata's cache
+      (cd l2f && ../$PY prepare.py --clips "${MOUTH_CLIPS:-500}" --val 20 | tee ../cache/l2f_prepare.log &&
+       ../$PY train.py --minutes "${MOUTH_MINUTES:-62}" | tee -a ../cache/l2f_train.log &&
+       ../$PY export.py | tee ../cache/l2f_export.log &&
+       ../$PY evaluate.py --s1 "${MOUTH_EVAL_S1:-10}" | tee ../cache/l2f_eval.log &&
+       ../$PY figures.py) ;;
     test) $PY -m pytest -q tests ;;
     all) for s in setup meanface teacher data realdata train export lowlatency eval realeval test; do step $s; done ;;
     *) echo "unknown step $1" >&2; exit 2 ;;
