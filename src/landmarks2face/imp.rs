@@ -352,6 +352,14 @@ impl Landmarks2Face {
                 e
             ))
         })?;
+        if let Some(e) = generator.take_binding_note() {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "no IoBinding for the model; every frame hands all its inputs to ONNX Runtime: {}",
+                e
+            );
+        }
         let mut outbuf = match self.obj().buffer_pool() {
             Some(pool) => {
                 if !pool.is_active() {
@@ -679,7 +687,7 @@ impl AggregatorImpl for Landmarks2Face {
                         gst::element_imp_error!(
                             self,
                             gst::CoreError::Negotiation,
-                            ("portrait caps {} are not raw RGB video", c.caps())
+                            ("portrait caps {} are not raw video", c.caps())
                         );
                         return false;
                     }

@@ -5,21 +5,35 @@
 
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
-use gst_video::prelude::*;
 
-use super::identity::{self, decode_image, Crop, Identity, Packing};
+use super::identity::{self, decode_image, Crop, Identity};
 use super::imp::{Landmarks2Face, CAT};
 use super::settings::Settings;
 use crate::face::{FaceAnalyzer, PortraitAnalyzer, PortraitFace};
 
-/// The raw video formats the portrait pad takes.
+/// The raw video formats the portrait pad takes (gst_video's converter makes RGBA of them):
+/// packed RGB, and the YUV formats decoders give, so that `jpegdec ! imagefreeze` links without a
+/// `videoconvert`.
 const PORTRAIT_FORMATS: &[gst_video::VideoFormat] = &[
     gst_video::VideoFormat::Rgba,
     gst_video::VideoFormat::Rgbx,
     gst_video::VideoFormat::Bgra,
     gst_video::VideoFormat::Bgrx,
+    gst_video::VideoFormat::Argb,
+    gst_video::VideoFormat::Abgr,
+    gst_video::VideoFormat::Xrgb,
+    gst_video::VideoFormat::Xbgr,
     gst_video::VideoFormat::Rgb,
     gst_video::VideoFormat::Bgr,
+    gst_video::VideoFormat::I420,
+    gst_video::VideoFormat::Yv12,
+    gst_video::VideoFormat::Nv12,
+    gst_video::VideoFormat::Nv21,
+    gst_video::VideoFormat::Y42b,
+    gst_video::VideoFormat::Y444,
+    gst_video::VideoFormat::Yuy2,
+    gst_video::VideoFormat::Uyvy,
+    gst_video::VideoFormat::Gray8,
 ];
 
 /// The portrait pad template's caps.
@@ -143,56 +157,57 @@ pub fn identity_of_file(
     Ok(id)
 }
 
-/// A portrait frame of format `info` as tightly packed RGBA, with its width and height.
+/// A portrait frame of format `info` as tightly packed, opaque RGBA, with its width and height:
+/// gst_video's converter, with the colour matrix, range and chroma siting of the caps.
 fn frame_to_rgba(
     info: &gst_video::VideoInfo,
     buffer: &gst::Buffer,
 ) -> Result<(Vec<u8>, usize, usize), gst::ErrorMessage> {
-    let packing = match info.format() {
-        gst_video::VideoFormat::Rgba | gst_video::VideoFormat::Rgbx => Packing {
-            rgb: [0, 1, 2],
-            bytes_per_pixel: 4,
-        },
-        gst_video::VideoFormat::Bgra | gst_video::VideoFormat::Bgrx => Packing {
-            rgb: [2, 1, 0],
-            bytes_per_pixel: 4,
-        },
-        gst_video::VideoFormat::Rgb => Packing {
-            rgb: [0, 1, 2],
-            bytes_per_pixel: 3,
-        },
-        gst_video::VideoFormat::Bgr => Packing {
-            rgb: [2, 1, 0],
-            bytes_per_pixel: 3,
-        },
-        other => {
-            return Err(gst::error_msg!(
-                gst::CoreError::Negotiation,
-                ("portrait format {:?} is not packed RGB", other)
-            ))
-        }
-    };
-    let (w, h) = (info.width() as usize, info.height() as usize);
-    let vf = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), info).map_err(
+    let (w, h) = (info.width(), info.height());
+    let failed = |what: String| gst::error_msg!(gst::StreamError::Format, ("{}", what));
+    let src = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), info).map_err(
         |_| {
-            gst::error_msg!(
-                gst::StreamError::Format,
-                ("a portrait frame is smaller than its caps {}x{} say", w, h)
-            )
+            failed(format!(
+                "a portrait frame is smaller than its caps {w}x{h} say"
+            ))
         },
     )?;
-    let stride = usize::try_from(vf.plane_stride()[0]).unwrap_or(0);
-    let rgba = vf
-        .plane_data(0)
-        .ok()
-        .and_then(|data| identity::rgba_from_packed(data, stride, w, h, packing))
-        .ok_or_else(|| {
-            gst::error_msg!(
-                gst::StreamError::Format,
-                ("a portrait frame is smaller than its caps {}x{} say", w, h)
-            )
-        })?;
-    Ok((rgba, w, h))
+    // Same rate, aspect and interlacing: the converter changes the format only.
+    let rgba_info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgba, w, h)
+        .fps(info.fps())
+        .par(info.par())
+        .interlace_mode(info.interlace_mode())
+        .build()
+        .map_err(|e| failed(format!("cannot describe a {w}x{h} RGBA portrait: {e}")))?;
+    let mut cfg = gst_video::VideoConverterConfig::new();
+    cfg.set_threads(1);
+    // Opaque, whatever the portrait's alpha (the output's alpha is the portrait's).
+    cfg.set_alpha_mode(gst_video::VideoAlphaMode::Set);
+    cfg.set_alpha_value(1.0);
+    let converter = gst_video::VideoConverter::new(info, &rgba_info, Some(cfg)).map_err(|e| {
+        failed(format!(
+            "cannot convert a {:?} {w}x{h} portrait to RGBA: {e}",
+            info.format()
+        ))
+    })?;
+    let mut out = gst::Buffer::with_size(rgba_info.size())
+        .map_err(|_| failed(format!("cannot allocate a {w}x{h} RGBA portrait")))?;
+    {
+        let out = out
+            .get_mut()
+            .ok_or_else(|| failed("new buffer not writable".into()))?;
+        let mut dst = gst_video::VideoFrameRef::from_buffer_ref_writable(out, &rgba_info)
+            .map_err(|_| failed("cannot map the RGBA portrait".into()))?;
+        converter.frame_ref(&src, &mut dst);
+    }
+    // RGBA rows of any width are 4-byte aligned: the frame is tightly packed.
+    let (w, h) = (w as usize, h as usize);
+    let map = out
+        .map_readable()
+        .map_err(|_| failed("cannot read the RGBA portrait".into()))?;
+    let rgba = map.as_slice().get(..w * h * 4).map(<[u8]>::to_vec);
+    rgba.map(|v| (v, w, h))
+        .ok_or_else(|| failed(format!("RGBA portrait of {w}x{h} is short")))
 }
 
 /// Whether two buffers hold the same bytes.
