@@ -62,8 +62,7 @@ fn run(model: &str, portrait: &str, mode: &str, threads: u32) -> (f64, f64, (i32
     let mut per = Vec::new();
     let t0 = Instant::now();
     for n in 5..5 + FRAMES {
-        // Push to pull: the element is an aggregator, so push returns before the frame is made
-        // (in the source pad's thread); the frame's time is until it comes out.
+        // Push to pull: the aggregator renders on its own thread, so the push returns at once.
         let t = Instant::now();
         h.push(frame(n)).expect("push");
         let _ = h.pull();

@@ -247,6 +247,82 @@ fn portrait_pad_and_identity_change_while_playing() {
     assert!(psnr(&got, &other) > 38.0);
 }
 
+/// `rgba` (tightly packed, `w` x `h`) as a frame of `format`, through gst_video's converter.
+fn picture_as(rgba: &[u8], w: usize, h: usize, format: gst_video::VideoFormat) -> gst::Buffer {
+    let src_info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgba, w as u32, h as u32)
+        .build()
+        .unwrap();
+    let info = gst_video::VideoInfo::builder(format, w as u32, h as u32)
+        .build()
+        .unwrap();
+    let src = gst::Buffer::from_mut_slice(rgba.to_vec());
+    let src = gst_video::VideoFrameRef::from_buffer_ref_readable(src.as_ref(), &src_info).unwrap();
+    let mut out = gst::Buffer::with_size(info.size()).unwrap();
+    {
+        let mut dst =
+            gst_video::VideoFrameRef::from_buffer_ref_writable(out.get_mut().unwrap(), &info)
+                .unwrap();
+        gst_video::VideoConverter::new(&src_info, &info, None)
+            .unwrap()
+            .frame_ref(&src, &mut dst);
+    }
+    out
+}
+
+/// Portraits through the pad in packed RGB with padded rows (an odd width), BGR, BGRx, and the
+/// YUV formats decoders give (I420, NV12), all converted by gst_video: the packed ones give the
+/// very frame the RGBA portrait gives, the YUV ones (chroma subsampled) a frame close to it. At
+/// 25 frames/s, as `imagefreeze` sends (the converter refuses a rate change).
+#[test]
+fn portrait_pad_formats() {
+    init();
+    let (rgba, w, hh) = portrait_rgba();
+    // 511 wide: the RGB and BGR rows (1533 bytes) are padded to 1536.
+    let w2 = w - 1;
+    let mut cut = Vec::with_capacity(w2 * hh * 4);
+    for row in rgba.chunks_exact(w * 4) {
+        cut.extend_from_slice(&row[..w2 * 4]);
+    }
+    let render = |format: gst_video::VideoFormat| -> Vec<u8> {
+        let e = gst::ElementFactory::make("landmarks2face")
+            .property("model", l2f_model())
+            .property("threads", 1u32)
+            .build()
+            .unwrap();
+        let mut hp = gst_check::Harness::with_element(&e, Some("portrait"), None);
+        let mut h = gst_check::Harness::with_element(&e, Some("sink"), Some("src"));
+        h.set_sink_caps_str("video/x-raw,format=RGBA");
+        h.play();
+        h.set_src_caps(landmark_caps());
+        hp.set_src_caps_str(&format!(
+            "video/x-raw,format={},width={w2},height={hh},framerate=25/1",
+            format.to_str()
+        ));
+        hp.push(picture_as(&cut, w2, hh, format)).unwrap();
+        h.push(lm_buffer(&open_mouth(0.04), 0)).unwrap();
+        let out = h.pull().unwrap();
+        let caps = h.sinkpad().unwrap().current_caps().unwrap();
+        let (got, gw, gh) = rgba_of(&out, &caps);
+        assert_eq!((gw, gh), (w2, hh), "{format:?}");
+        got
+    };
+    let reference = render(gst_video::VideoFormat::Rgba);
+    // The face was found and driven: the output is the portrait, not a copy of it.
+    let p = psnr(&reference, &cut);
+    assert!(p > 25.0 && p < 60.0, "RGBA portrait: PSNR {p:.1} dB");
+    for f in [
+        gst_video::VideoFormat::Rgb,
+        gst_video::VideoFormat::Bgr,
+        gst_video::VideoFormat::Bgrx,
+    ] {
+        assert!(render(f) == reference, "{f:?} portrait differs from RGBA");
+    }
+    for f in [gst_video::VideoFormat::I420, gst_video::VideoFormat::Nv12] {
+        let p = psnr(&render(f), &reference);
+        assert!(p > 30.0, "{f:?} portrait: PSNR {p:.1} dB against RGBA");
+    }
+}
+
 #[test]
 fn speech_pipeline_end_to_end() {
     run_pipeline(&format!(

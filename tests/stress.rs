@@ -5,7 +5,9 @@
 //! 8 pipelines at once in one process. The tests of this file run one at a time (the memory
 //! figures are the whole process's and the machine may have only 2 cores).
 //!
-//! Cycle counts: `TF_STRESS_CYCLES` (default 200, as issue 12 asks).
+//! Cycle counts: `TF_STRESS_CYCLES` (default 200, as issue 12 asks). `TF_STRESS_DEFAULT_MALLOC=1`
+//! leaves glibc's malloc as it is (no fixed mmap threshold, see [`fixed_mmap_threshold`]): to
+//! measure what the allocator's caching adds.
 
 mod common;
 
@@ -58,6 +60,9 @@ const M_MMAP_THRESHOLD: i32 = -3;
 /// arena, +0.8 MB with a fixed 128 KB threshold). A fixed threshold keeps such blocks mmapped and
 /// returned on free, so what is left is what the elements really hold (docs/reliability.md).
 fn fixed_mmap_threshold() {
+    if std::env::var_os("TF_STRESS_DEFAULT_MALLOC").is_some_and(|v| v == "1") {
+        return;
+    }
     // SAFETY: mallopt and malloc_trim only change or release the allocator's own free memory.
     unsafe {
         mallopt(M_MMAP_THRESHOLD, 128 * 1024);

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The model: the landmarks2face contract checked against its metadata and signature
-//! (docs/model-contract.md), and one run per frame.
+//! (docs/model-contract.md), and one run per frame, through an ONNX Runtime IoBinding.
 
-use ort::value::TensorRef;
+use std::sync::Arc;
+
+use ort::memory::Allocator;
+use ort::session::{IoBinding, SharedSessionInner};
+use ort::value::{Tensor, TensorRef};
 
 use super::identity::{Crop, Identity};
 use crate::landmarks::N_POINTS;
@@ -13,6 +17,13 @@ pub struct Generator {
     model: Model,
     pub crop: Crop,
     has_mask: bool,
+    /// The IoBinding for the identity of the last frame, made on its first frame.
+    bound: Option<Bound>,
+    /// The session for which no IoBinding could be made, and why (its frames take the plain
+    /// run).
+    binding_failed: Option<(Arc<SharedSessionInner>, String)>,
+    /// That failure, until the element has logged it.
+    binding_note: Option<String>,
 }
 
 impl Generator {
@@ -77,11 +88,66 @@ impl Generator {
             model,
             crop,
             has_mask,
+            bound: None,
+            binding_failed: None,
+            binding_note: None,
         })
     }
 
     /// Runs the model for one target; fills `frame` (3 S S) and `mask` (S S, if any).
+    ///
+    /// Through an IoBinding ([`Bound`]): the identity's reference inputs are handed to the
+    /// session once per identity (and again for a new session), the outputs are written into
+    /// tensors allocated once; where the binding cannot be made, the plain run.
     pub fn run(
+        &mut self,
+        id: &Identity,
+        target: &[[f32; 2]; N_POINTS],
+        frame: &mut Vec<f32>,
+        mask: &mut Vec<f32>,
+    ) -> Result<(), String> {
+        let session = self.model.session.inner();
+        let current = self.bound.as_ref().is_some_and(|b| b.fits(&session, id));
+        let failed = self
+            .binding_failed
+            .as_ref()
+            .is_some_and(|(s, _)| Arc::ptr_eq(s, &session));
+        if !current && !failed {
+            // The previous binding (another identity or another session) goes first: its
+            // tensors are freed before the new ones are allocated.
+            self.bound = None;
+            match Bound::new(&self.model, id, self.crop.size, self.has_mask) {
+                Ok(b) => self.bound = Some(b),
+                // Not an error: the plain run does the same work.
+                Err(e) => {
+                    self.binding_note = Some(e.clone());
+                    self.binding_failed = Some((session.clone(), e));
+                }
+            }
+        }
+        let (s, has_mask) = (self.crop.size, self.has_mask);
+        if let Some(b) = self.bound.as_mut().filter(|b| b.fits(&session, id)) {
+            match b.run(&mut self.model, target, s, has_mask, frame, mask) {
+                Ok(()) => return Ok(()),
+                // Not tried on a GPU yet: a bound run that fails leaves the binding for this
+                // session, and the plain run says whether the model itself fails.
+                Err(e) => {
+                    self.bound = None;
+                    self.binding_note = Some(e.clone());
+                    self.binding_failed = Some((session, e));
+                }
+            }
+        }
+        self.run_plain(id, target, frame, mask)
+    }
+
+    /// Why no IoBinding could be made, once (for the element's log).
+    pub fn take_binding_note(&mut self) -> Option<String> {
+        self.binding_note.take()
+    }
+
+    /// The plain run: every input handed to the session, the outputs allocated by ONNX Runtime.
+    fn run_plain(
         &mut self,
         id: &Identity,
         target: &[[f32; 2]; N_POINTS],
@@ -117,27 +183,235 @@ impl Generator {
             .session
             .run(inputs)
             .map_err(|e| format!("ONNX Runtime failed to run the model: {e}"))?;
-        let (_, f) = out["frame"]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| format!("model output \"frame\": {e}"))?;
-        if f.len() != 3 * s * s {
-            return Err(format!(
-                "model output \"frame\" has {} values, expected {}",
-                f.len(),
-                3 * s * s
-            ));
-        }
-        frame.clear();
-        frame.extend_from_slice(f);
-        mask.clear();
-        if self.has_mask {
-            let (_, m) = out["mask"]
+        copy_outputs(&out, s, self.has_mask, frame, mask)
+    }
+}
+
+/// The model's outputs into `frame` (3 S S values, else an error) and `mask` (S S values, else
+/// left empty).
+fn copy_outputs(
+    out: &ort::session::SessionOutputs<'_>,
+    s: usize,
+    has_mask: bool,
+    frame: &mut Vec<f32>,
+    mask: &mut Vec<f32>,
+) -> Result<(), String> {
+    let f = out
+        .get("frame")
+        .ok_or("model gave no output \"frame\"")?
+        .try_extract_tensor::<f32>()
+        .map_err(|e| format!("model output \"frame\": {e}"))?
+        .1;
+    if f.len() != 3 * s * s {
+        return Err(format!(
+            "model output \"frame\" has {} values, expected {}",
+            f.len(),
+            3 * s * s
+        ));
+    }
+    frame.clear();
+    frame.extend_from_slice(f);
+    mask.clear();
+    if has_mask {
+        if let Some(m) = out.get("mask") {
+            let (_, m) = m
                 .try_extract_tensor::<f32>()
                 .map_err(|e| format!("model output \"mask\": {e}"))?;
             if m.len() == s * s {
                 mask.extend_from_slice(m);
             }
         }
-        Ok(())
+    }
+    Ok(())
+}
+
+/// An ONNX Runtime IoBinding of the generator's session for one identity: the reference image
+/// and landmarks bound once (on a GPU, copied to the device once), the target landmarks bound
+/// per frame from one tensor, the outputs bound to tensors allocated once and reused by every
+/// frame (no frame-sized allocation per frame; see docs/reliability.md, "State changes").
+struct Bound {
+    io: IoBinding,
+    /// The session it was made for (a binding belongs to one session).
+    session: Arc<SharedSessionInner>,
+    /// The identity whose reference inputs are bound ([`Identity::serial`]).
+    identity: u64,
+    /// The target landmarks, [1, 68, 2]: written and bound again each frame.
+    target: Tensor<f32>,
+}
+
+impl Bound {
+    /// Binds the reference inputs of `id` and preallocated outputs to a new IoBinding of
+    /// `model`'s session. Called again for another identity or another session.
+    fn new(model: &Model, id: &Identity, s: usize, has_mask: bool) -> Result<Bound, String> {
+        let err = |what: &str, e: ort::Error| format!("IoBinding: {what}: {e}");
+        let session = &model.session;
+        let mut io = session
+            .create_binding()
+            .map_err(|e| err("cannot create", e))?;
+        // Owned tensors: bound without the second copy ort makes of borrowed ones.
+        let reference = Tensor::from_array(([1usize, 3, s, s], id.reference.clone()))
+            .map_err(|e| err("reference", e))?;
+        io.bind_input("reference", &reference)
+            .map_err(|e| err("reference", e))?;
+        let rl = Tensor::from_array((
+            [1usize, N_POINTS, 2],
+            id.reference_landmarks.as_flattened().to_vec(),
+        ))
+        .map_err(|e| err("reference_landmarks", e))?;
+        io.bind_input("reference_landmarks", &rl)
+            .map_err(|e| err("reference_landmarks", e))?;
+        let target = Tensor::from_array(([1usize, N_POINTS, 2], vec![0f32; N_POINTS * 2]))
+            .map_err(|e| err("target_landmarks", e))?;
+        let cpu = Allocator::default();
+        let frame = Tensor::<f32>::new(&cpu, [1usize, 3, s, s]).map_err(|e| err("frame", e))?;
+        io.bind_output("frame", frame)
+            .map_err(|e| err("frame", e))?;
+        if has_mask {
+            // A mask whose declared shape is [1, 1, S, S] (or N for 1) is preallocated; any other
+            // (unchecked by the contract, ignored unless S x S) is left to ONNX Runtime.
+            let fixed = model.output("mask").and_then(|m| m.shape.as_deref()).is_some_and(
+                |d| matches!(d, [n, 1, h, w] if (*n == 1 || *n < 0) && *h == s as i64 && *w == s as i64),
+            );
+            if fixed {
+                let m = Tensor::<f32>::new(&cpu, [1usize, 1, s, s]).map_err(|e| err("mask", e))?;
+                io.bind_output("mask", m).map_err(|e| err("mask", e))?;
+            } else {
+                io.bind_output_to_device("mask", cpu.memory_info())
+                    .map_err(|e| err("mask", e))?;
+            }
+        }
+        Ok(Bound {
+            io,
+            session: session.inner(),
+            identity: id.serial,
+            target,
+        })
+    }
+
+    /// Whether this binding is `session`'s, for `id`.
+    fn fits(&self, session: &Arc<SharedSessionInner>, id: &Identity) -> bool {
+        self.identity == id.serial && Arc::ptr_eq(&self.session, session)
+    }
+
+    /// One frame: binds `target` and runs.
+    fn run(
+        &mut self,
+        model: &mut Model,
+        target: &[[f32; 2]; N_POINTS],
+        s: usize,
+        has_mask: bool,
+        frame: &mut Vec<f32>,
+        mask: &mut Vec<f32>,
+    ) -> Result<(), String> {
+        let (_, t) = self
+            .target
+            .try_extract_tensor_mut()
+            .map_err(|e| format!("IoBinding: target_landmarks: {e}"))?;
+        t.copy_from_slice(target.as_flattened());
+        // Bound again each frame: a bound input is read when bound (copied there to a device).
+        self.io
+            .bind_input("target_landmarks", &self.target)
+            .map_err(|e| format!("IoBinding: target_landmarks: {e}"))?;
+        let out = model
+            .session
+            .run_binding(&self.io)
+            .map_err(|e| format!("ONNX Runtime failed to run the model: {e}"))?;
+        copy_outputs(&out, s, has_mask, frame, mask)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::landmarks::mean_face;
+    use crate::onnx::{ExecutionProvider, SessionOptions};
+
+    fn model() -> Model {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/landmarks2face.onnx");
+        let opts = SessionOptions {
+            provider: ExecutionProvider::Cpu,
+            threads: 1,
+            ..SessionOptions::default()
+        };
+        Model::load(&path, &opts).expect("the default model loads")
+    }
+
+    /// A 320x320 picture (a pattern that depends on `seed`) with the mean face on it.
+    fn identity(crop: Crop, seed: u8) -> Identity {
+        let (w, h) = (320usize, 320usize);
+        let mut rgba = vec![255u8; w * h * 4];
+        for (i, px) in rgba.chunks_exact_mut(4).enumerate() {
+            let (x, y) = (i % w, i / w);
+            px[0] = (x as u8).wrapping_mul(seed);
+            px[1] = (y as u8).wrapping_add(seed);
+            px[2] = ((x ^ y) as u8).wrapping_mul(3);
+        }
+        let points = mean_face().map(|p| [40.0 + 240.0 * p[0], 30.0 + 240.0 * p[1]]);
+        Identity::new(rgba, w, h, &points, crop).expect("identity")
+    }
+
+    /// Targets: the reference with the mouth opened by 0, 0.02 and 0.05.
+    fn targets(id: &Identity) -> Vec<[[f32; 2]; N_POINTS]> {
+        [0.0, 0.02, 0.05]
+            .iter()
+            .map(|d| {
+                let mut t = id.reference_landmarks;
+                for p in &mut t[57..60] {
+                    p[1] += d;
+                }
+                for p in &mut t[65..68] {
+                    p[1] += d;
+                }
+                t
+            })
+            .collect()
+    }
+
+    /// Each target through the IoBinding and through the plain run: the same values, bit for
+    /// bit; the binding is the one for `id` and the current session.
+    fn check_same(g: &mut Generator, id: &Identity) {
+        for t in targets(id) {
+            let (mut f0, mut m0, mut f1, mut m1) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            g.run_plain(id, &t, &mut f0, &mut m0).unwrap();
+            g.run(id, &t, &mut f1, &mut m1).unwrap();
+            assert!(
+                g.binding_failed.is_none(),
+                "{:?}",
+                g.binding_failed.as_ref().map(|f| &f.1)
+            );
+            let session = g.model.session.inner();
+            assert!(g.bound.as_ref().is_some_and(|b| b.fits(&session, id)));
+            assert_eq!(f0.len(), 3 * g.crop.size * g.crop.size);
+            assert_eq!(m0.len(), m1.len());
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert!(
+                bits(&f0) == bits(&f1),
+                "frame differs through the IoBinding"
+            );
+            assert!(bits(&m0) == bits(&m1), "mask differs through the IoBinding");
+        }
+    }
+
+    #[test]
+    fn bound_runs_equal_plain_runs_across_identities_and_sessions() {
+        let mut g = Generator::new(model()).unwrap();
+        let a = identity(g.crop, 7);
+        let b = identity(g.crop, 91);
+        // The frames of two identities differ (else the rebinding below proves nothing).
+        let (mut fa, mut fb, mut m) = (Vec::new(), Vec::new(), Vec::new());
+        g.run_plain(&a, &a.reference_landmarks, &mut fa, &mut m)
+            .unwrap();
+        g.run_plain(&b, &b.reference_landmarks, &mut fb, &mut m)
+            .unwrap();
+        assert_ne!(fa, fb);
+        check_same(&mut g, &a);
+        // Another identity: the reference inputs are bound again.
+        check_same(&mut g, &b);
+        check_same(&mut g, &a);
+        // Another session for the same generator (a provider switched after loading): the
+        // binding of the old session is not used with the new one.
+        g.model = model();
+        check_same(&mut g, &a);
     }
 }

@@ -3,6 +3,7 @@
 //! the generated crop back into the whole portrait.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::face::{sample_roi, Border, Image, PortraitAnalyzer, PortraitFace, Roi};
 use crate::faceshape::{close_mouth, fit_similarity, mouth_opening};
@@ -62,8 +63,14 @@ pub(super) struct PasteTap {
     pub(super) fy: f32,
 }
 
+/// Numbers the identities made by this process ([`Identity::serial`]).
+static SERIAL: AtomicU64 = AtomicU64::new(1);
+
 /// A portrait ready to be driven.
 pub struct Identity {
+    /// Unique to this identity in the process: what the model's bound inputs were made from
+    /// ([`super::generator`]).
+    pub serial: u64,
     pub width: usize,
     pub height: usize,
     /// The portrait, tightly packed RGBA.
@@ -220,6 +227,7 @@ impl Identity {
             }
         }
         Ok(Identity {
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             width,
             height,
             rgba,
@@ -248,58 +256,9 @@ impl Identity {
     }
 }
 
-/// Byte order of a packed RGB picture: where red, green and blue are in a pixel, and its size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packing {
-    pub rgb: [usize; 3],
-    pub bytes_per_pixel: usize,
-}
-
-/// A packed RGB or BGR picture (rows `stride` bytes apart, 3 or 4 bytes a pixel) as tightly
-/// packed RGBA with opaque alpha; None when `data` is too short for the size given.
-pub fn rgba_from_packed(
-    data: &[u8],
-    stride: usize,
-    width: usize,
-    height: usize,
-    packing: Packing,
-) -> Option<Vec<u8>> {
-    let bpp = packing.bytes_per_pixel;
-    if height == 0 || stride < width * bpp || data.len() < (height - 1) * stride + width * bpp {
-        return None;
-    }
-    let mut rgba = vec![255u8; width * height * 4];
-    for (y, out) in rgba.chunks_exact_mut(width * 4).enumerate() {
-        let row = &data[y * stride..y * stride + width * bpp];
-        for (px, o) in row.chunks_exact(bpp).zip(out.chunks_exact_mut(4)) {
-            for c in 0..3 {
-                o[c] = px[packing.rgb[c]];
-            }
-        }
-    }
-    Some(rgba)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn packed_pictures_to_rgba() {
-        // 2x2 BGR with a padded stride of 8 bytes.
-        let data = [1, 2, 3, 4, 5, 6, 0, 0, 7, 8, 9, 10, 11, 12, 0, 0];
-        let bgr = Packing {
-            rgb: [2, 1, 0],
-            bytes_per_pixel: 3,
-        };
-        let rgba = rgba_from_packed(&data, 8, 2, 2, bgr).unwrap();
-        assert_eq!(
-            rgba,
-            [3, 2, 1, 255, 6, 5, 4, 255, 9, 8, 7, 255, 12, 11, 10, 255]
-        );
-        assert!(rgba_from_packed(&data[..13], 8, 2, 2, bgr).is_none());
-        assert!(rgba_from_packed(&data, 5, 2, 2, bgr).is_none());
-    }
 
     #[test]
     fn crop_metadata() {
