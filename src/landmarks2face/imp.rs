@@ -2,10 +2,10 @@
 //! The element: a `GstAggregator` with the landmark stream as its master pad (`sink`: its frames
 //! set the output's timing, one output frame per landmark frame with its timestamps) and the
 //! optional `portrait` request pad (raw video; a new picture takes effect from the landmark frame
-//! whose running time reaches the picture's). Properties, events, queries and QoS; the pixels and
-//! tensors are in the sibling modules.
+//! whose running time reaches the picture's). Events, queries, negotiation, QoS and the state;
+//! the properties are in `settings`, the portraits (file and pad) in `portrait`, the pixels and
+//! tensors in the other sibling modules.
 
-use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use gst::glib;
@@ -13,18 +13,18 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
-use gst_video::prelude::*;
 
 use super::composite::Output;
 use super::generator::Generator;
-use super::identity::{self, decode_image, Identity, Packing};
+use super::identity::Identity;
+use super::portrait::{self, PortraitStream};
 use super::retarget::retarget;
+use super::settings::{self, Settings};
 use super::{Mode, PortraitExpression};
-use crate::face::{self, FaceAnalyzer, PortraitAnalyzer, PortraitFace};
 use crate::landmarks::{self, LandmarkFrame};
-use crate::onnx::{self, SessionOptions};
+use crate::onnx;
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
         "landmarks2face",
         gst::DebugColorFlags::empty(),
@@ -43,68 +43,6 @@ const OUT_FORMATS: &[gst_video::VideoFormat] = &[
     gst_video::VideoFormat::Nv12,
 ];
 
-const PORTRAIT_FORMATS: &[gst_video::VideoFormat] = &[
-    gst_video::VideoFormat::Rgba,
-    gst_video::VideoFormat::Rgbx,
-    gst_video::VideoFormat::Bgra,
-    gst_video::VideoFormat::Bgrx,
-    gst_video::VideoFormat::Rgb,
-    gst_video::VideoFormat::Bgr,
-];
-
-/// The default model (see [`onnx::default_model_path`]).
-fn default_model_path() -> PathBuf {
-    onnx::default_model_path("landmarks2face.onnx")
-}
-
-#[derive(Debug, Clone)]
-struct Settings {
-    model: PathBuf,
-    portrait: Option<PathBuf>,
-    face_model: PathBuf,
-    face_detector: PathBuf,
-    #[cfg(feature = "dlib")]
-    dlib_model: Option<PathBuf>,
-    face_index: u32,
-    mode: Mode,
-    expression: PortraitExpression,
-    session: SessionOptions,
-}
-
-impl Settings {
-    /// Whether `other` opens the same model, portrait and face analysis (the settings read at
-    /// NULL→READY).
-    fn same_resources(&self, other: &Settings) -> bool {
-        #[cfg(feature = "dlib")]
-        if self.dlib_model != other.dlib_model {
-            return false;
-        }
-        self.model == other.model
-            && self.portrait == other.portrait
-            && self.face_model == other.face_model
-            && self.face_detector == other.face_detector
-            && self.face_index == other.face_index
-            && self.session == other.session
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            model: default_model_path(),
-            portrait: None,
-            face_model: face::default_landmarker_path(),
-            face_detector: face::default_detector_path(),
-            #[cfg(feature = "dlib")]
-            dlib_model: None,
-            face_index: 0,
-            mode: Mode::Full,
-            expression: PortraitExpression::Neutral,
-            session: SessionOptions::default(),
-        }
-    }
-}
-
 /// Everything from READY on: the models, the identity and the stream.
 struct State {
     /// The settings the models and the identity were made from (a change made in READY remakes
@@ -112,18 +50,9 @@ struct State {
     opened_with: Settings,
     generator: Generator,
     provider: String,
-    /// The face analysis of portraits from the pad (None while there is no portrait pad).
-    analyzer: Option<PortraitAnalyzer>,
     identity: Option<Identity>,
-    /// The portrait pad's format.
-    portrait_info: Option<gst_video::VideoInfo>,
-    /// The last portrait frame analysed (a repeated frame, imagefreeze's, is not analysed again).
-    last_portrait: Option<(gst_video::VideoInfo, gst::Buffer)>,
-    /// The newest portrait frame taken from the pad and not yet analysed, with its format.
-    next_portrait: Option<(Option<gst_video::VideoInfo>, gst::Buffer)>,
-    /// Whether the portrait stream has timestamps: then a landmark frame waits until the portrait
-    /// pad shows what comes after it (or the deadline passes, live).
-    portrait_timed: bool,
+    /// The portrait pad's frames and their face analysis.
+    portrait: PortraitStream,
     /// The landmark stream's frame rate and segment (in time).
     fps: Option<gst::Fraction>,
     segment: gst::FormattedSegment<gst::ClockTime>,
@@ -142,9 +71,7 @@ impl State {
     fn reset_stream(&mut self) {
         self.records.reset();
         self.pending = None;
-        self.next_portrait = None;
-        self.last_portrait = None;
-        self.portrait_timed = false;
+        self.portrait.reset();
         self.segment = gst::FormattedSegment::new();
     }
 }
@@ -183,94 +110,20 @@ fn frame_duration(fps: gst::Fraction) -> Option<gst::ClockTime> {
     gst::ClockTime::SECOND.mul_div_ceil(fps.denom() as u64, fps.numer() as u64)
 }
 
-/// Whether two buffers hold the same bytes.
-fn same_bytes(a: &gst::Buffer, b: &gst::Buffer) -> bool {
-    if a.size() != b.size() {
-        return false;
-    }
-    match (a.map_readable(), b.map_readable()) {
-        (Ok(x), Ok(y)) => x.as_slice() == y.as_slice(),
-        _ => false,
-    }
-}
-
 /// Messages to post once the state lock is released (a bus handler may call back into us).
 #[derive(Default)]
 struct Deferred(Vec<gst::Message>);
 
 impl Landmarks2Face {
+    /// A copy of the settings.
+    pub(super) fn settings(&self) -> Settings {
+        lock(&self.settings).clone()
+    }
+
     fn portrait_pad(&self) -> Option<gst_base::AggregatorPad> {
         self.obj()
             .static_pad("portrait")
             .and_then(|p| p.downcast::<gst_base::AggregatorPad>().ok())
-    }
-
-    /// Opens the face analysis of portraits: the ONNX models, or dlib where built and asked for.
-    fn open_face_analysis(settings: &Settings) -> Result<PortraitAnalyzer, gst::ErrorMessage> {
-        #[cfg(feature = "dlib")]
-        if let Some(p) = &settings.dlib_model {
-            let lm = crate::dlib::FaceLandmarker::new(p)
-                .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
-            return Ok(PortraitAnalyzer::Dlib(Box::new(lm)));
-        }
-        let a = FaceAnalyzer::load(
-            &settings.face_detector,
-            &settings.face_model,
-            &settings.session,
-        )
-        .map_err(|e| {
-            let kind = if settings.face_detector.is_file() && settings.face_model.is_file() {
-                gst::ResourceError::OpenRead
-            } else {
-                gst::ResourceError::NotFound
-            };
-            gst::error_msg!(kind, ("landmarks2face: {}", e))
-        })?;
-        Ok(PortraitAnalyzer::Onnx(Box::new(a)))
-    }
-
-    /// What the face analysis found, said on the bus: a warning when there were several faces.
-    fn describe_face(
-        &self,
-        face: &PortraitFace,
-        id: &Identity,
-        face_index: usize,
-        deferred: &mut Deferred,
-    ) {
-        if !face.others.is_empty() {
-            let others: Vec<String> = face.others.iter().map(|x| format!("{x:.0}px")).collect();
-            let text = format!(
-                "found {} faces in the portrait; using the {} ({:.0}px), not {} (face-index chooses another)",
-                face.others.len() + 1,
-                if face_index == 0 {
-                    "largest".to_string()
-                } else {
-                    format!("face {face_index} in order of size")
-                },
-                face.width,
-                others.join(", ")
-            );
-            deferred.0.push(
-                gst::message::Warning::builder(gst::StreamError::Decode, &text)
-                    .src(&*self.obj())
-                    .build(),
-            );
-        }
-        if face.quarter_turns != 0 {
-            gst::info!(
-                CAT,
-                imp = self,
-                "portrait face found turned by {} degrees",
-                face.quarter_turns * 90
-            );
-        }
-        gst::info!(
-            CAT,
-            imp = self,
-            "portrait face {:.0}px wide, mouth opening {:.3} (portrait-expression=neutral starts from it closed)",
-            face.width,
-            id.mouth_opening
-        );
     }
 
     /// NULL to READY: the model, the face analysis, and the identity of the `portrait` property.
@@ -290,41 +143,18 @@ impl Landmarks2Face {
                 )
             )
         })?;
-        let mut analyzer = Self::open_face_analysis(&settings)?;
+        let mut analyzer = portrait::open_face_analysis(&settings)?;
         let crop = generator.crop;
         let has_pad = self.portrait_pad().is_some();
         let mut deferred = Deferred::default();
         let identity = match &settings.portrait {
-            Some(p) => {
-                let d = decode_image(p)
-                    .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
-                let (rgba, w, h) = (d.rgba, d.width, d.height);
-                if d.original != (w as u32, h as u32) {
-                    gst::element_imp_warning!(
-                        self,
-                        gst::ResourceError::Settings,
-                        (
-                            "portrait {} is {}x{}: scaled down to {}x{} (landmarks2face works on at most {} pixels a side)",
-                            p.display(),
-                            d.original.0,
-                            d.original.1,
-                            w,
-                            h,
-                            identity::MAX_PORTRAIT_SIDE
-                        )
-                    );
-                }
-                let face_index = settings.face_index as usize;
-                let (id, face) = Identity::analyse(&mut analyzer, rgba, w, h, face_index, crop)
-                    .map_err(|e| {
-                        gst::error_msg!(
-                            gst::ResourceError::Settings,
-                            ("portrait {}: {}", p.display(), e)
-                        )
-                    })?;
-                self.describe_face(&face, &id, face_index, &mut deferred);
-                Some(id)
-            }
+            Some(_) => Some(portrait::identity_of_file(
+                self,
+                &settings,
+                &mut analyzer,
+                crop,
+                &mut deferred.0,
+            )?),
             None if has_pad => None,
             None => {
                 return Err(gst::error_msg!(
@@ -346,14 +176,11 @@ impl Landmarks2Face {
             opened_with: settings.clone(),
             generator,
             provider,
-            // Kept only while portraits can come through the pad (dlib's model costs about
-            // 85 MB resident, the ONNX models a few); a pad requested later opens it again.
-            analyzer: has_pad.then_some(analyzer),
             identity,
-            portrait_info: None,
-            last_portrait: None,
-            next_portrait: None,
-            portrait_timed: false,
+            // The face analysis is kept only while portraits can come through the pad (dlib's
+            // model costs about 85 MB resident, the ONNX models a few); a pad requested later
+            // opens it again.
+            portrait: PortraitStream::new(has_pad.then_some(analyzer)),
             fps: None,
             segment: gst::FormattedSegment::new(),
             records: landmarks::RecordReader::new(),
@@ -368,98 +195,6 @@ impl Landmarks2Face {
             let _ = self.obj().post_message(m);
         }
         let _ = self.obj().post_message(msg);
-        Ok(())
-    }
-
-    /// A portrait frame from the pad becomes the identity, unless it repeats the last one.
-    /// A picture without a usable face is a warning; the previous identity stays.
-    fn take_portrait(
-        &self,
-        state: &mut State,
-        info: Option<gst_video::VideoInfo>,
-        buffer: gst::Buffer,
-        deferred: &mut Deferred,
-    ) -> Result<(), gst::ErrorMessage> {
-        let Some(info) = info else {
-            return Err(gst::error_msg!(
-                gst::CoreError::Negotiation,
-                ("a portrait frame came before its caps")
-            ));
-        };
-        if let Some((last_info, last)) = &state.last_portrait {
-            if *last_info == info && same_bytes(last, &buffer) {
-                return Ok(());
-            }
-        }
-        let packing = match info.format() {
-            gst_video::VideoFormat::Rgba | gst_video::VideoFormat::Rgbx => Packing {
-                rgb: [0, 1, 2],
-                bytes_per_pixel: 4,
-            },
-            gst_video::VideoFormat::Bgra | gst_video::VideoFormat::Bgrx => Packing {
-                rgb: [2, 1, 0],
-                bytes_per_pixel: 4,
-            },
-            gst_video::VideoFormat::Rgb => Packing {
-                rgb: [0, 1, 2],
-                bytes_per_pixel: 3,
-            },
-            gst_video::VideoFormat::Bgr => Packing {
-                rgb: [2, 1, 0],
-                bytes_per_pixel: 3,
-            },
-            other => {
-                return Err(gst::error_msg!(
-                    gst::CoreError::Negotiation,
-                    ("portrait format {:?} is not packed RGB", other)
-                ))
-            }
-        };
-        let (w, h) = (info.width() as usize, info.height() as usize);
-        let rgba = {
-            let vf = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), &info)
-                .map_err(|_| {
-                    gst::error_msg!(
-                        gst::StreamError::Format,
-                        ("a portrait frame is smaller than its caps {}x{} say", w, h)
-                    )
-                })?;
-            let stride = usize::try_from(vf.plane_stride()[0]).unwrap_or(0);
-            vf.plane_data(0)
-                .ok()
-                .and_then(|data| identity::rgba_from_packed(data, stride, w, h, packing))
-                .ok_or_else(|| {
-                    gst::error_msg!(
-                        gst::StreamError::Format,
-                        ("a portrait frame is smaller than its caps {}x{} say", w, h)
-                    )
-                })?
-        };
-        state.last_portrait = Some((info, buffer));
-        if state.analyzer.is_none() {
-            let settings = lock(&self.settings).clone();
-            state.analyzer = Some(Self::open_face_analysis(&settings)?);
-        }
-        let face_index = lock(&self.settings).face_index as usize;
-        let crop = state.generator.crop;
-        let Some(analyzer) = state.analyzer.as_mut() else {
-            return Ok(());
-        };
-        match Identity::analyse(analyzer, rgba, w, h, face_index, crop) {
-            Ok((id, face)) => {
-                gst::info!(CAT, imp = self, "new portrait from the pad: {}x{}", w, h);
-                self.describe_face(&face, &id, face_index, deferred);
-                state.identity = Some(id);
-            }
-            Err(e) => {
-                let text = format!("portrait from the pad not used: {e}");
-                deferred.0.push(
-                    gst::message::Warning::builder(gst::StreamError::Decode, &text)
-                        .src(&*self.obj())
-                        .build(),
-                );
-            }
-        }
         Ok(())
     }
 
@@ -512,27 +247,8 @@ impl Landmarks2Face {
         let Some(pad) = self.portrait_pad() else {
             return false;
         };
-        let segment = pad.segment().downcast::<gst::ClockTime>().ok();
-        while let Some(b) = pad.peek_buffer() {
-            let prt = b
-                .pts()
-                .and_then(|t| segment.as_ref().and_then(|s| s.to_running_time(t)));
-            if let (Some(p), Some(f)) = (prt, rt) {
-                if p > f {
-                    break;
-                }
-            }
-            state.portrait_timed = prt.is_some();
-            state.next_portrait = Some((state.portrait_info.clone(), b));
-            pad.drop_buffer();
-        }
-        // What comes next on the portrait pad may still be due: wait for it, unless it has
-        // ended, its frames carry no time, or (live) the deadline has passed.
-        !timeout
-            && !pad.is_eos()
-            && !pad.has_buffer()
-            && rt.is_some()
-            && (state.portrait_timed || (state.identity.is_none() && state.next_portrait.is_none()))
+        let has_identity = state.identity.is_some();
+        state.portrait.collect(&pad, rt, timeout, has_identity)
     }
 
     /// Skips a frame that would reach the sink too late (live pipelines only); says so on the bus.
@@ -691,120 +407,25 @@ impl ObjectSubclass for Landmarks2Face {
 }
 impl ObjectImpl for Landmarks2Face {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let mut props = onnx::session_properties(0);
-            props.extend([
-                glib::ParamSpecString::builder("model")
-                    .nick("Model")
-                    .blurb("Path of the ONNX landmarks2face model (default: the project's model)")
-                    .default_value(Some(default_model_path().to_string_lossy().as_ref()))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("portrait")
-                    .nick("Portrait")
-                    .blurb("PNG or JPEG file of the face to animate (or link the portrait pad)")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("face-model")
-                    .nick("Face landmark model")
-                    .blurb("ONNX face landmark model for the portrait (default: models/face_landmarks.onnx, MediaPipe's, Apache-2.0)")
-                    .default_value(Some(face::default_landmarker_path().to_string_lossy().as_ref()))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("face-detector-model")
-                    .nick("Face detector model")
-                    .blurb("ONNX face detector model for the portrait (default: models/face_detector.onnx, MediaPipe's, Apache-2.0)")
-                    .default_value(Some(face::default_detector_path().to_string_lossy().as_ref()))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("face-index")
-                    .nick("Face index")
-                    .blurb("Which face of the portrait to animate when it has several: 0 the largest, 1 the next, ...")
-                    .maximum(64)
-                    .default_value(0)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("mode", Mode::Full)
-                    .nick("Mode")
-                    .blurb("Output the aligned face crop, or the whole portrait with the face pasted back")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default(
-                    "portrait-expression",
-                    PortraitExpression::Neutral,
-                )
-                .nick("Portrait expression")
-                .blurb("What the stream's expression is added to: the portrait with a closed, neutral mouth (an open-mouthed photo closes in silence), or its own expression as photographed")
-                .mutable_playing()
-                .build(),
-                glib::ParamSpecUInt64::builder("dropped")
-                    .nick("Dropped")
-                    .blurb("Frames dropped because they would have been late (QoS)")
-                    .read_only()
-                    .build(),
-            ]);
-            #[cfg(feature = "dlib")]
-            props.push(
-                glib::ParamSpecString::builder("dlib-model")
-                    .nick("dlib model")
-                    .blurb("dlib's shape_predictor_68_face_landmarks.dat: when set, dlib finds the portrait's face instead of the ONNX models (its model is not free for commercial use)")
-                    .mutable_ready()
-                    .build(),
-            );
-            props
-        });
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(settings::properties);
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = lock(&self.settings);
-        let path = |v: &glib::Value| v.get::<Option<String>>().ok().flatten().map(PathBuf::from);
-        match pspec.name() {
-            "model" => s.model = path(value).unwrap_or_else(default_model_path),
-            "portrait" => s.portrait = path(value),
-            "face-model" => {
-                s.face_model = path(value).unwrap_or_else(face::default_landmarker_path)
-            }
-            "face-detector-model" => {
-                s.face_detector = path(value).unwrap_or_else(face::default_detector_path)
-            }
-            #[cfg(feature = "dlib")]
-            "dlib-model" => s.dlib_model = path(value),
-            "face-index" => s.face_index = value.get().unwrap_or(0),
-            "mode" => s.mode = value.get().unwrap_or_default(),
-            "portrait-expression" => s.expression = value.get().unwrap_or_default(),
-            other => {
-                if !s.session.set_property(other, value) {
-                    gst::warning!(CAT, imp = self, "unknown property {}", other);
-                }
-            }
+        if !lock(&self.settings).set(pspec.name(), value) {
+            gst::warning!(CAT, imp = self, "unknown property {}", pspec.name());
         }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = lock(&self.settings);
-        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().to_string());
         match pspec.name() {
-            "model" => s.model.to_string_lossy().to_string().to_value(),
-            "portrait" => path(&s.portrait).to_value(),
-            "face-model" => s.face_model.to_string_lossy().to_string().to_value(),
-            "face-detector-model" => s.face_detector.to_string_lossy().to_string().to_value(),
-            #[cfg(feature = "dlib")]
-            "dlib-model" => path(&s.dlib_model).to_value(),
-            "face-index" => s.face_index.to_value(),
-            "mode" => s.mode.to_value(),
-            "portrait-expression" => s.expression.to_value(),
-            "provider" => {
-                drop(s);
-                lock(&self.state)
-                    .as_ref()
-                    .map(|st| st.provider.clone())
-                    .to_value()
-            }
+            "provider" => lock(&self.state)
+                .as_ref()
+                .map(|st| st.provider.clone())
+                .to_value(),
             "dropped" => lock(&self.qos).dropped.to_value(),
-            other => s
-                .session
-                .property(other)
+            name => lock(&self.settings)
+                .get(name)
                 .unwrap_or_else(|| glib::Value::from_type(pspec.value_type())),
         }
     }
@@ -834,9 +455,7 @@ impl ElementImpl for Landmarks2Face {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let portrait_caps = gst_video::VideoCapsBuilder::new()
-                .format_list(PORTRAIT_FORMATS.iter().copied())
-                .build();
+            let portrait_caps = portrait::template_caps();
             let pad = gst_base::AggregatorPad::static_type();
             vec![
                 gst::PadTemplate::with_gtype(
@@ -879,10 +498,10 @@ impl ElementImpl for Landmarks2Face {
         // so that the pad's portraits are used.
         let mut guard = lock(&self.state);
         if let Some(state) = guard.as_mut() {
-            if state.analyzer.is_none() {
+            if state.portrait.analyzer.is_none() {
                 let settings = lock(&self.settings).clone();
-                match Self::open_face_analysis(&settings) {
-                    Ok(a) => state.analyzer = Some(a),
+                match portrait::open_face_analysis(&settings) {
+                    Ok(a) => state.portrait.analyzer = Some(a),
                     Err(msg) => {
                         drop(guard);
                         self.post_error_message(msg);
@@ -897,9 +516,7 @@ impl ElementImpl for Landmarks2Face {
 
     fn release_pad(&self, pad: &gst::Pad) {
         if let Some(state) = lock(&self.state).as_mut() {
-            state.next_portrait = None;
-            state.last_portrait = None;
-            state.portrait_timed = false;
+            state.portrait.reset();
         }
         self.parent_release_pad(pad);
     }
@@ -950,7 +567,7 @@ impl AggregatorImpl for Landmarks2Face {
         if let Some(s) = lock(&self.state).as_mut() {
             s.records.reset();
             s.pending = None;
-            s.next_portrait = None;
+            s.portrait.flush();
         }
         lock(&self.qos).earliest = None;
         Ok(gst::FlowSuccess::Ok)
@@ -1055,7 +672,7 @@ impl AggregatorImpl for Landmarks2Face {
                 EventView::Caps(c) => match gst_video::VideoInfo::from_caps(c.caps()) {
                     Ok(info) => {
                         if let Some(st) = lock(&self.state).as_mut() {
-                            st.portrait_info = Some(info);
+                            st.portrait.info = Some(info);
                         }
                     }
                     Err(_) => {
@@ -1069,7 +686,7 @@ impl AggregatorImpl for Landmarks2Face {
                 },
                 EventView::FlushStop(_) => {
                     if let Some(st) = lock(&self.state).as_mut() {
-                        st.next_portrait = None;
+                        st.portrait.flush();
                     }
                 }
                 _ => {}
@@ -1268,8 +885,11 @@ impl AggregatorImpl for Landmarks2Face {
             state.pending = Some(inbuf);
             return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA);
         }
-        if let Some((info, p)) = state.next_portrait.take() {
-            if let Err(msg) = self.take_portrait(state, info, p, &mut deferred) {
+        let crop = state.generator.crop;
+        match state.portrait.take_next(self, crop, &mut deferred.0) {
+            Ok(Some(id)) => state.identity = Some(id),
+            Ok(None) => {}
+            Err(msg) => {
                 drop(guard);
                 self.post_error_message(msg);
                 return Err(gst::FlowError::Error);

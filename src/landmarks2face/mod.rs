@@ -34,7 +34,9 @@ mod composite;
 mod generator;
 mod identity;
 mod imp;
+mod portrait;
 mod retarget;
+mod settings;
 
 glib::wrapper! {
     pub struct Landmarks2Face(ObjectSubclass<imp::Landmarks2Face>) @extends gst_base::Aggregator, gst::Element, gst::Object;
