@@ -613,17 +613,6 @@ impl Model {
     }
 }
 
-/// The element message posted once when a model is opened: `talkingface-execution-provider`.
-pub fn provider_message(element: &gst::Element, model: &Model, path: &Path) -> gst::Message {
-    let failed: Vec<String> = model.failure_report();
-    let s = gst::Structure::builder("talkingface-execution-provider")
-        .field("provider", model.provider.nick())
-        .field("model", path.to_string_lossy().to_string())
-        .field("failed", failed.join("; "))
-        .build();
-    gst::message::Element::builder(s).src(element).build()
-}
-
 /// Names of the properties [`session_properties`] makes (besides the read-only `provider`).
 const SESSION_PROPERTIES: &[&str] = &[
     "execution-provider",
@@ -704,44 +693,6 @@ impl SessionOptions {
             _ => self.threads.to_value(),
         })
     }
-}
-
-/// Opens an element's model at NULL→READY: loads it under the provider policy and logs why each
-/// provider before the one in use failed (INFO under `auto`, WARNING when a provider was named).
-/// Returns the model and the provider message to post once the element has started.
-pub fn open_model(
-    element: &gst::Element,
-    cat: gst::DebugCategory,
-    path: &Path,
-    opts: &SessionOptions,
-) -> Result<(Model, gst::Message), gst::ErrorMessage> {
-    let model = Model::load(path, opts).map_err(|e| {
-        let kind = if path.exists() {
-            gst::ResourceError::Failed
-        } else {
-            gst::ResourceError::NotFound
-        };
-        gst::error_msg!(
-            kind,
-            (
-                "{}: {}",
-                element
-                    .factory()
-                    .map(|f| f.name().to_string())
-                    .unwrap_or_default(),
-                e
-            )
-        )
-    })?;
-    for f in model.failure_report() {
-        if opts.provider == ExecutionProvider::Auto {
-            gst::info!(cat, obj = element, "{}", f);
-        } else {
-            gst::warning!(cat, obj = element, "{}", f);
-        }
-    }
-    let msg = provider_message(element, &model, path);
-    Ok((model, msg))
 }
 
 // ---------------------------------------------------------------------------------------------
