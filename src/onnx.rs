@@ -728,6 +728,8 @@ const GATE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 /// Where a background load leaves its result.
 struct Slot<T> {
     result: Option<Result<T, String>>,
+    /// How long the load took.
+    took: std::time::Duration,
     /// The handle is gone: the result is dropped when it comes.
     detached: bool,
 }
@@ -799,6 +801,8 @@ pub struct Staged<T: Send + 'static> {
     pending: Option<Arc<Shared<T>>>,
     failed: Option<String>,
     generation: u64,
+    /// How long the last load taken took.
+    took: Option<std::time::Duration>,
 }
 
 impl<T: Send + 'static> Staged<T> {
@@ -809,6 +813,7 @@ impl<T: Send + 'static> Staged<T> {
             pending: None,
             failed: None,
             generation: 0,
+            took: None,
         }
     }
 
@@ -820,6 +825,7 @@ impl<T: Send + 'static> Staged<T> {
         let shared = Arc::new(Shared {
             slot: Mutex::new(Slot {
                 result: None,
+                took: std::time::Duration::ZERO,
                 detached: false,
             }),
             done: std::sync::Condvar::new(),
@@ -828,6 +834,7 @@ impl<T: Send + 'static> Staged<T> {
         let spawned = std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
+                let t0 = std::time::Instant::now();
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(load))
                     .unwrap_or_else(|p| {
                         let why = p
@@ -843,6 +850,7 @@ impl<T: Send + 'static> Staged<T> {
                         Some(r)
                     } else {
                         slot.result = Some(r);
+                        slot.took = t0.elapsed();
                         None
                     }
                 };
@@ -860,19 +868,19 @@ impl<T: Send + 'static> Staged<T> {
             pending: Some(shared),
             failed: None,
             generation: 0,
+            took: None,
         }
     }
 
     /// Takes a finished background load, without waiting.
     pub fn poll(&mut self) -> Option<Outcome> {
         let shared = self.pending.as_ref()?;
-        let result = shared
-            .slot
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .result
-            .take()?;
+        let (result, took) = {
+            let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
+            (slot.result.take()?, slot.took)
+        };
         self.pending = None;
+        self.took = Some(took);
         match result {
             Ok(v) => {
                 self.serving = Some(v);
@@ -918,6 +926,15 @@ impl<T: Send + 'static> Staged<T> {
             (None, Some(e)) => Err(Unavailable::Failed(e.clone())),
             (None, None) => Err(Unavailable::Failed("nothing was loaded".into())),
         }
+    }
+
+    /// How long the background load took, once taken.
+    pub fn load_time(&self) -> Option<std::time::Duration> {
+        self.took
+    }
+
+    fn current_mut(&mut self) -> Option<&mut T> {
+        self.serving.as_mut()
     }
 
     /// The value serving now, if any (does not take a finished load).
@@ -1134,7 +1151,6 @@ pub struct ModelHandle {
     gate: LoadGate,
     /// Providers found missing from the library at start.
     failures: Vec<String>,
-    started: Option<std::time::Instant>,
     reports: Vec<ProviderReport>,
 }
 
@@ -1164,7 +1180,6 @@ impl ModelHandle {
             }),
             gate,
             failures: Vec::new(),
-            started: None,
             reports: Vec::new(),
         })
     }
@@ -1237,7 +1252,6 @@ impl ModelHandle {
         let auto = self.opts.provider == ExecutionProvider::Auto;
         let fallback = if auto { cpu } else { None };
         self.staged = Staged::spawn(fallback, "talkingface-model-load", load);
-        self.started = Some(std::time::Instant::now());
         if auto {
             self.reports.push(self.report(Provider::Cpu, loading, None));
         }
@@ -1264,7 +1278,6 @@ impl ModelHandle {
     /// A finished load leaves a [`ProviderReport`]. The error names the cause (or says the wait
     /// was given up: the gate is flushing).
     pub fn session(&mut self) -> Result<&mut Session, String> {
-        let seconds = self.started.map(|t| t.elapsed().as_secs_f64());
         let ModelHandle {
             staged,
             gate,
@@ -1274,6 +1287,8 @@ impl ModelHandle {
             opts,
             ..
         } = self;
+        let got = staged.get(gate).map(|(_, outcome)| outcome);
+        let seconds = staged.load_time().map(|d| d.as_secs_f64());
         let report = |provider, failed: Vec<String>| ProviderReport {
             path: path.clone(),
             provider,
@@ -1282,8 +1297,11 @@ impl ModelHandle {
             seconds,
             requested: opts.provider,
         };
-        match staged.get(gate) {
-            Ok((opened, outcome)) => {
+        match got {
+            Ok(outcome) => {
+                let opened = staged
+                    .current_mut()
+                    .ok_or_else(|| format!("model {} has no session", path.display()))?;
                 match outcome {
                     Some(Outcome::Switched) => {
                         let mut failed = failures.clone();
@@ -1465,6 +1483,11 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         };
         assert!(switched_at >= Duration::from_millis(400), "{switched_at:?}");
+        let took = s.load_time().unwrap();
+        assert!(
+            took >= Duration::from_millis(400) && took <= switched_at,
+            "{took:?}"
+        );
         assert_eq!(served.last(), Some(&"gpu"));
         assert!(served[..served.len() - 1].iter().all(|v| *v == "cpu"));
         assert_eq!(s.generation(), 1);
