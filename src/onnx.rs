@@ -294,6 +294,7 @@ fn open_with(
     path: &Path,
     p: Provider,
     opts: &SessionOptions,
+    profile: Option<&TrtProfile>,
 ) -> Result<Session, String> {
     // Worker threads that spin between runs burn the CPU that the other elements of a live
     // pipeline need (one run per 40 ms frame): let them sleep.
@@ -322,9 +323,18 @@ fn open_with(
                 .with_engine_cache_path(&dir)
                 .with_timing_cache(true)
                 .with_timing_cache_path(&dir)
-                .with_fp16(opts.trt_fp16)
-                .build()
-                .error_on_failure();
+                .with_fp16(opts.trt_fp16);
+            // Shape bounds for every input with a dynamic dimension: without them TensorRT
+            // builds for the first shape it sees and rebuilds (in the streaming thread) for
+            // every other.
+            let trt = match profile {
+                Some(pr) => trt
+                    .with_profile_min_shapes(&pr.min)
+                    .with_profile_opt_shapes(&pr.opt)
+                    .with_profile_max_shapes(&pr.max),
+                None => trt,
+            };
+            let trt = trt.build().error_on_failure();
             // CUDA in the same session, after TensorRT: the nodes TensorRT cannot take run on
             // CUDA, not on the CPU.
             let cuda = ep::CUDA::default().build().error_on_failure();
@@ -339,6 +349,28 @@ fn open_with(
         Provider::Cpu => b,
     };
     b.commit_from_file(path).map_err(|e| e.to_string())
+}
+
+/// A session's `talkingface.*` metadata (keys without the prefix) and its input and output
+/// signatures.
+#[allow(clippy::type_complexity)]
+fn read_info(
+    session: &Session,
+    path: &Path,
+) -> Result<(BTreeMap<String, String>, Vec<TensorSpec>, Vec<TensorSpec>), String> {
+    let mut meta = BTreeMap::new();
+    let md = session
+        .metadata()
+        .map_err(|e| format!("cannot read metadata of {}: {e}", path.display()))?;
+    for key in md.custom_keys().unwrap_or_default() {
+        if let Some(k) = key.strip_prefix(META_PREFIX) {
+            if let Some(v) = md.custom(&key) {
+                meta.insert(k.to_string(), v);
+            }
+        }
+    }
+    drop(md);
+    Ok((meta, specs(session.inputs()), specs(session.outputs())))
 }
 
 /// A value of `talkingface.*` metadata (`meta` holds the keys without the prefix), or an error
@@ -486,23 +518,28 @@ pub fn check_model_file(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks that `path` is a model file before any provider is tried (a broken file is reported as
+/// such, not as every provider failing in turn) and loads the runtime.
+fn precheck(path: &Path) -> Result<&'static Environment, String> {
+    if !path.exists() {
+        return Err(format!("model file {} does not exist", path.display()));
+    }
+    if path.is_dir() {
+        return Err(format!("model path {} is a folder", path.display()));
+    }
+    check_model_file(path)?;
+    environment()
+}
+
 impl Model {
     /// Opens `path` under the provider policy. Reads metadata and signatures; the caller checks
     /// them against its part of the contract.
     pub fn load(path: &Path, opts: &SessionOptions) -> Result<Model, String> {
-        if !path.exists() {
-            return Err(format!("model file {} does not exist", path.display()));
-        }
-        if path.is_dir() {
-            return Err(format!("model path {} is a folder", path.display()));
-        }
-        // A broken file is reported as such, not as every provider failing in turn.
-        check_model_file(path)?;
-        let env = environment()?;
+        let env = precheck(path)?;
         let mut failures = Vec::new();
         let mut chosen = None;
         for &p in opts.provider.chain() {
-            match open_with(env, path, p, opts) {
+            match open_with(env, path, p, opts, None) {
                 Ok(s) => {
                     chosen = Some((s, p));
                     break;
@@ -515,7 +552,7 @@ impl Model {
             // tried when the chain has CPU).
             let cpu = match failures.iter().find(|(p, _)| *p == Provider::Cpu) {
                 Some((_, e)) => Err(e.clone()),
-                None => open_with(env, path, Provider::Cpu, opts).map(drop),
+                None => open_with(env, path, Provider::Cpu, opts, None).map(drop),
             };
             if let Err(e) = cpu {
                 return Err(format!(
@@ -533,20 +570,7 @@ impl Model {
                 path.display()
             ));
         };
-        let mut meta = BTreeMap::new();
-        let md = session
-            .metadata()
-            .map_err(|e| format!("cannot read metadata of {}: {e}", path.display()))?;
-        for key in md.custom_keys().unwrap_or_default() {
-            if let Some(k) = key.strip_prefix(META_PREFIX) {
-                if let Some(v) = md.custom(&key) {
-                    meta.insert(k.to_string(), v);
-                }
-            }
-        }
-        drop(md);
-        let inputs = specs(session.inputs());
-        let outputs = specs(session.outputs());
+        let (meta, inputs, outputs) = read_info(&session, path)?;
         Ok(Model {
             session,
             provider,
@@ -587,17 +611,6 @@ impl Model {
             .map(|(p, e)| format!("{} unavailable: {e}", p.nick()))
             .collect()
     }
-}
-
-/// The element message posted once when a model is opened: `talkingface-execution-provider`.
-pub fn provider_message(element: &gst::Element, model: &Model, path: &Path) -> gst::Message {
-    let failed: Vec<String> = model.failure_report();
-    let s = gst::Structure::builder("talkingface-execution-provider")
-        .field("provider", model.provider.nick())
-        .field("model", path.to_string_lossy().to_string())
-        .field("failed", failed.join("; "))
-        .build();
-    gst::message::Element::builder(s).src(element).build()
 }
 
 /// Names of the properties [`session_properties`] makes (besides the read-only `provider`).
@@ -682,16 +695,708 @@ impl SessionOptions {
     }
 }
 
-/// Opens an element's model at NULL→READY: loads it under the provider policy and logs why each
-/// provider before the one in use failed (INFO under `auto`, WARNING when a provider was named).
-/// Returns the model and the provider message to post once the element has started.
-pub fn open_model(
+// ---------------------------------------------------------------------------------------------
+// Models loaded in the background.
+//
+// Building a GPU session can take minutes (TensorRT builds its engine at session creation), and
+// an element's state change must not wait that long. A [`ModelHandle`] opens the model on the CPU
+// at once (tens of milliseconds: the metadata and signatures for the contract checks and the caps,
+// and a broken file still fails the state change) and builds the GPU session in a thread of its
+// own. Under `auto` the CPU session serves until the GPU one is ready; under a strict provider the
+// streaming thread waits for it at its first run. The generic part is [`Staged`].
+// ---------------------------------------------------------------------------------------------
+
+/// Tells a streaming thread that waits for a background load to give up (the element is
+/// flushing or stopping): set at FLUSH_START and PAUSED→READY, cleared at FLUSH_STOP and
+/// READY→PAUSED. Clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct LoadGate(Arc<std::sync::atomic::AtomicBool>);
+
+impl LoadGate {
+    pub fn set_flushing(&self, flushing: bool) {
+        self.0.store(flushing, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_flushing(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// How often a waiting streaming thread looks at its [`LoadGate`].
+const GATE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Where a background load leaves its result.
+struct Slot<T> {
+    result: Option<Result<T, String>>,
+    /// How long the load took.
+    took: std::time::Duration,
+    /// The handle is gone: the result is dropped when it comes.
+    detached: bool,
+}
+
+struct Shared<T> {
+    slot: Mutex<Slot<T>>,
+    done: std::sync::Condvar,
+}
+
+impl<T> Shared<T> {
+    /// Waits until the load has finished (or was detached) or `gate` flushes.
+    fn wait(&self, gate: &LoadGate) -> Result<(), Unavailable> {
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        while slot.result.is_none() && !slot.detached {
+            if gate.is_flushing() {
+                return Err(Unavailable::Flushing);
+            }
+            slot = match self.done.wait_timeout(slot, GATE_POLL) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        Ok(())
+    }
+}
+
+/// Waits for a [`Staged`]'s background load from outside the lock that guards the `Staged`.
+pub struct Waiter<T>(Arc<Shared<T>>);
+
+impl<T> Waiter<T> {
+    /// Returns when the load has finished (the next [`Staged::get`] takes it at once), the
+    /// `Staged` was dropped, or `gate` flushes ([`Unavailable::Flushing`]).
+    pub fn wait(&self, gate: &LoadGate) -> Result<(), Unavailable> {
+        self.0.wait(gate)
+    }
+}
+
+/// What taking a finished background load did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Its value now serves.
+    Switched,
+    /// It failed, with this reason; the fallback (if there was one) goes on serving.
+    Failed(String),
+}
+
+/// Why no value can serve.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unavailable {
+    /// The wait for the background load was given up (the [`LoadGate`] is flushing).
+    Flushing,
+    /// The background load failed and there is no fallback.
+    Failed(String),
+}
+
+/// A value that a background thread is loading, and what serves meanwhile.
+///
+/// - [`Staged::ready`]: nothing to load; the value serves.
+/// - [`Staged::spawn`] with a fallback: the fallback serves at once; the loaded value replaces it
+///   at the first [`Staged::get`] after the load has finished ([`Outcome::Switched`]); a failed
+///   load leaves the fallback ([`Outcome::Failed`]).
+/// - [`Staged::spawn`] without a fallback: the first [`Staged::get`] waits for the load (given
+///   up when the [`LoadGate`] flushes).
+///
+/// Dropping a `Staged` never waits: a load still running is detached; its thread drops the
+/// result when it comes. A loader that panics counts as a failed load.
+pub struct Staged<T: Send + 'static> {
+    serving: Option<T>,
+    pending: Option<Arc<Shared<T>>>,
+    failed: Option<String>,
+    generation: u64,
+    /// How long the last load taken took.
+    took: Option<std::time::Duration>,
+}
+
+impl<T: Send + 'static> Staged<T> {
+    /// A value with nothing to load.
+    pub fn ready(value: T) -> Self {
+        Staged {
+            serving: Some(value),
+            pending: None,
+            failed: None,
+            generation: 0,
+            took: None,
+        }
+    }
+
+    /// Runs `load` in a thread named `name`; `fallback` serves until it has finished.
+    pub fn spawn<F>(fallback: Option<T>, name: &str, load: F) -> Self
+    where
+        F: FnOnce() -> Result<T, String> + Send + 'static,
+    {
+        let shared = Arc::new(Shared {
+            slot: Mutex::new(Slot {
+                result: None,
+                took: std::time::Duration::ZERO,
+                detached: false,
+            }),
+            done: std::sync::Condvar::new(),
+        });
+        let theirs = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                let t0 = std::time::Instant::now();
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(load))
+                    .unwrap_or_else(|p| {
+                        let why = p
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| p.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        Err(format!("the background load panicked: {why}"))
+                    });
+                let dropped = {
+                    let mut slot = theirs.slot.lock().unwrap_or_else(|e| e.into_inner());
+                    if slot.detached {
+                        Some(r)
+                    } else {
+                        slot.result = Some(r);
+                        slot.took = t0.elapsed();
+                        None
+                    }
+                };
+                theirs.done.notify_all();
+                // A detached load's result (a session, say) is released here, in this thread,
+                // with no lock held.
+                drop(dropped);
+            });
+        if let Err(e) = spawned {
+            let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
+            slot.result = Some(Err(format!("cannot start a thread to load: {e}")));
+        }
+        Staged {
+            serving: fallback,
+            pending: Some(shared),
+            failed: None,
+            generation: 0,
+            took: None,
+        }
+    }
+
+    /// Takes a finished background load, without waiting.
+    pub fn poll(&mut self) -> Option<Outcome> {
+        let shared = self.pending.as_ref()?;
+        let (result, took) = {
+            let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
+            (slot.result.take()?, slot.took)
+        };
+        self.pending = None;
+        self.took = Some(took);
+        match result {
+            Ok(v) => {
+                self.serving = Some(v);
+                self.generation += 1;
+                Some(Outcome::Switched)
+            }
+            Err(e) => {
+                if self.serving.is_none() {
+                    self.failed = Some(e.clone());
+                }
+                Some(Outcome::Failed(e))
+            }
+        }
+    }
+
+    /// Waits until the background load has finished or `gate` flushes.
+    fn wait(&self, gate: &LoadGate) -> Result<(), Unavailable> {
+        match self.pending.as_ref() {
+            Some(shared) => shared.wait(gate),
+            None => Ok(()),
+        }
+    }
+
+    /// Where nothing serves yet and a load is pending: something to wait for the load with
+    /// (without holding whatever lock guards this `Staged`).
+    pub fn waiter(&self) -> Option<Waiter<T>> {
+        match (&self.serving, &self.pending) {
+            (None, Some(shared)) => Some(Waiter(shared.clone())),
+            _ => None,
+        }
+    }
+
+    /// The value to use now, and what taking a finished load did (if one finished since the last
+    /// call). Without a fallback this waits for the load.
+    pub fn get(&mut self, gate: &LoadGate) -> Result<(&mut T, Option<Outcome>), Unavailable> {
+        let mut outcome = self.poll();
+        if self.serving.is_none() && self.failed.is_none() && self.pending.is_some() {
+            self.wait(gate)?;
+            outcome = self.poll();
+        }
+        match (&mut self.serving, &self.failed) {
+            (Some(v), _) => Ok((v, outcome)),
+            (None, Some(e)) => Err(Unavailable::Failed(e.clone())),
+            (None, None) => Err(Unavailable::Failed("nothing was loaded".into())),
+        }
+    }
+
+    /// How long the background load took, once taken.
+    pub fn load_time(&self) -> Option<std::time::Duration> {
+        self.took
+    }
+
+    fn current_mut(&mut self) -> Option<&mut T> {
+        self.serving.as_mut()
+    }
+
+    /// The value serving now, if any (does not take a finished load).
+    pub fn current(&self) -> Option<&T> {
+        self.serving.as_ref()
+    }
+
+    /// Whether a background load is still to be taken.
+    pub fn is_loading(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// How many times a loaded value has replaced the one serving (0 at first): whatever was made
+    /// for the value serving (an I/O binding, say) is stale when this changes.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The serving value, leaving none (a pending load is detached).
+    fn take_serving(&mut self) -> Option<T> {
+        self.serving.take()
+    }
+}
+
+impl<T: Send + 'static> Drop for Staged<T> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.pending.take() {
+            let result = {
+                let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
+                slot.detached = true;
+                slot.result.take()
+            };
+            drop(result);
+        }
+    }
+}
+
+/// TensorRT's optimisation profile: `name:1x10x80,other:...` for the smallest, typical and
+/// largest shapes of every input with a dynamic dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrtProfile {
+    pub min: String,
+    pub opt: String,
+    pub max: String,
+}
+
+/// The range an element gives one dynamic dimension of an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DimBounds {
+    pub input: String,
+    pub axis: usize,
+    pub min: i64,
+    pub opt: i64,
+    pub max: i64,
+}
+
+/// The TensorRT profile of a model's inputs: every dynamic dimension takes its [`DimBounds`],
+/// or 1 where none is given (a batch: the elements run one item at a time). None when no input
+/// has a dynamic dimension. Inputs that are not float tensors are left out.
+pub fn trt_profile(
+    inputs: &[TensorSpec],
+    bounds: &[DimBounds],
+) -> Result<Option<TrtProfile>, String> {
+    let mut parts: [Vec<String>; 3] = Default::default();
+    for b in bounds {
+        if !(1 <= b.min && b.min <= b.opt && b.opt <= b.max) {
+            return Err(format!(
+                "bounds of input {:?} axis {}: {} <= {} <= {} does not hold",
+                b.input, b.axis, b.min, b.opt, b.max
+            ));
+        }
+    }
+    for input in inputs {
+        let Some(shape) = &input.shape else {
+            continue;
+        };
+        if shape.iter().all(|&d| d >= 0) {
+            continue;
+        }
+        if input.name.contains([',', ':']) {
+            return Err(format!(
+                "model input {:?} has a name that TensorRT's profile syntax cannot carry",
+                input.name
+            ));
+        }
+        let mut dims: [Vec<String>; 3] = Default::default();
+        for (axis, &d) in shape.iter().enumerate() {
+            let (lo, opt, hi) = if d >= 0 {
+                (d, d, d)
+            } else {
+                bounds
+                    .iter()
+                    .find(|b| b.input == input.name && b.axis == axis)
+                    .map_or((1, 1, 1), |b| (b.min, b.opt, b.max))
+            };
+            for (v, out) in [lo, opt, hi].into_iter().zip(dims.iter_mut()) {
+                out.push(v.to_string());
+            }
+        }
+        for (out, d) in parts.iter_mut().zip(dims) {
+            out.push(format!("{}:{}", input.name, d.join("x")));
+        }
+    }
+    if parts[0].is_empty() {
+        return Ok(None);
+    }
+    let [min, opt, max] = parts.map(|p| p.join(","));
+    Ok(Some(TrtProfile { min, opt, max }))
+}
+
+/// Whether the loaded ONNX Runtime library has `p` at all (the CPU build has neither GPU
+/// provider): a cheap question, asked before any background load.
+fn provider_in_library(p: Provider) -> Result<(), String> {
+    use ort::ep::ExecutionProvider as _;
+    let (have, name) = match p {
+        Provider::TensorRt => (ep::TensorRT::is_available(), "TensorRT"),
+        Provider::Cuda => (ep::CUDA::is_available(), "CUDA"),
+        Provider::Cpu => return Ok(()),
+    };
+    match have {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!(
+            "this ONNX Runtime library has no {name} execution provider (the CPU build; README, \"GPU\", says how to install the GPU build)"
+        )),
+        Err(e) => Err(format!("cannot ask ONNX Runtime for its providers: {e}")),
+    }
+}
+
+/// A session and the provider it runs on.
+pub struct Opened {
+    pub session: Session,
+    pub provider: Provider,
+    /// Providers tried before this one in the background and why each failed.
+    pub failures: Vec<String>,
+}
+
+/// What an element says about its model's provider: at start, and when a background load has
+/// finished (the switch to it, or why the CPU stays).
+#[derive(Debug, Clone)]
+pub struct ProviderReport {
+    pub path: PathBuf,
+    /// The provider in use.
+    pub provider: Provider,
+    /// Providers that failed, each "nick unavailable: reason".
+    pub failed: Vec<String>,
+    /// Providers still being loaded in the background (at start under `auto`).
+    pub loading: Vec<Provider>,
+    /// How long the background load took (None at start).
+    pub seconds: Option<f64>,
+    /// The policy asked for.
+    pub requested: ExecutionProvider,
+}
+
+impl ProviderReport {
+    /// The element message `talkingface-execution-provider`.
+    pub fn message(&self, element: &gst::Element) -> gst::Message {
+        let loading: Vec<&str> = self.loading.iter().map(|p| p.nick()).collect();
+        let s = gst::Structure::builder("talkingface-execution-provider")
+            .field("provider", self.provider.nick())
+            .field("model", self.path.to_string_lossy().to_string())
+            .field("failed", self.failed.join("; "))
+            .field("loading", loading.join(", "))
+            .field("load-seconds", self.seconds.unwrap_or(0.0))
+            .build();
+        gst::message::Element::builder(s).src(element).build()
+    }
+
+    /// Logs the failures (INFO under `auto`, WARNING when a provider was named), the background
+    /// load that began and the switch.
+    pub fn log(&self, element: &gst::Element, cat: gst::DebugCategory) {
+        for f in &self.failed {
+            if self.requested == ExecutionProvider::Auto {
+                gst::info!(cat, obj = element, "{}", f);
+            } else {
+                gst::warning!(cat, obj = element, "{}", f);
+            }
+        }
+        if !self.loading.is_empty() {
+            let l: Vec<&str> = self.loading.iter().map(|p| p.nick()).collect();
+            gst::info!(
+                cat,
+                obj = element,
+                "model {} runs on {} while {} loads in the background",
+                self.path.display(),
+                self.provider.nick(),
+                l.join(", then ")
+            );
+        }
+        if let Some(s) = self.seconds {
+            gst::info!(
+                cat,
+                obj = element,
+                "model {}: background load finished after {:.2} s; running on {}",
+                self.path.display(),
+                s,
+                self.provider.nick()
+            );
+        }
+    }
+}
+
+/// An element's model: opened on the CPU at once, its GPU session (if the policy asks for one)
+/// built in the background ([`ModelHandle::start_gpu`]). Gives the metadata and signatures like
+/// [`Model`], the session to run on ([`ModelHandle::session`]) and [`ProviderReport`]s for the
+/// element to post ([`ModelHandle::take_reports`]).
+pub struct ModelHandle {
+    pub path: PathBuf,
+    /// `talkingface.*` metadata, keys without the prefix.
+    pub meta: BTreeMap<String, String>,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+    opts: SessionOptions,
+    staged: Staged<Opened>,
+    gate: LoadGate,
+    /// Providers found missing from the library at start.
+    failures: Vec<String>,
+    reports: Vec<ProviderReport>,
+}
+
+impl ModelHandle {
+    /// Opens `path` on the CPU (synchronously) and reads its metadata and signatures. Nothing is
+    /// loaded in the background until [`ModelHandle::start_gpu`]. `gate` lets the element stop a
+    /// streaming thread that waits for a background load.
+    pub fn open(path: &Path, opts: &SessionOptions, gate: LoadGate) -> Result<Self, String> {
+        let env = precheck(path)?;
+        let session = open_with(env, path, Provider::Cpu, opts, None).map_err(|e| {
+            format!(
+                "model file {} cannot be loaded by ONNX Runtime: {e}",
+                path.display()
+            )
+        })?;
+        let (meta, inputs, outputs) = read_info(&session, path)?;
+        Ok(ModelHandle {
+            path: path.to_path_buf(),
+            meta,
+            inputs,
+            outputs,
+            opts: opts.clone(),
+            staged: Staged::ready(Opened {
+                session,
+                provider: Provider::Cpu,
+                failures: Vec::new(),
+            }),
+            gate,
+            failures: Vec::new(),
+            reports: Vec::new(),
+        })
+    }
+
+    /// After the element's contract checks: starts building the session of the provider policy
+    /// in the background (TensorRT with the profile of `bounds`, see [`trt_profile`]; then CUDA).
+    /// Providers the library lacks are not tried (under `auto` the CPU session stays, and no
+    /// thread is started; a strict provider the library lacks is an error, here). Under `auto`
+    /// the CPU session serves meanwhile; under a strict provider it is dropped and the first
+    /// [`ModelHandle::session`] waits.
+    pub fn start_gpu(&mut self, bounds: &[DimBounds]) -> Result<(), String> {
+        let mut avail = Vec::new();
+        self.failures.clear();
+        for &p in self.opts.provider.chain() {
+            if p == Provider::Cpu {
+                continue;
+            }
+            match provider_in_library(p) {
+                Ok(()) => avail.push(p),
+                Err(e) => self.failures.push(format!("{} unavailable: {e}", p.nick())),
+            }
+        }
+        let strict = self.opts.provider != ExecutionProvider::Auto
+            && self.opts.provider != ExecutionProvider::Cpu;
+        if avail.is_empty() {
+            if strict {
+                return Err(format!(
+                    "cannot open model {} on the requested execution provider: {}",
+                    self.path.display(),
+                    self.failures.join("; ")
+                ));
+            }
+            self.reports
+                .push(self.report(Provider::Cpu, Vec::new(), None));
+            return Ok(());
+        }
+        let profile = if avail.contains(&Provider::TensorRt) {
+            trt_profile(&self.inputs, bounds)?
+        } else {
+            None
+        };
+        let (path, opts, chain) = (self.path.clone(), self.opts.clone(), avail.clone());
+        self.load_in_background(avail, move || {
+            let env = environment()?;
+            let mut failures = Vec::new();
+            for p in chain {
+                match open_with(env, &path, p, &opts, profile.as_ref()) {
+                    Ok(session) => {
+                        return Ok(Opened {
+                            session,
+                            provider: p,
+                            failures,
+                        })
+                    }
+                    Err(e) => failures.push(format!("{} unavailable: {e}", p.nick())),
+                }
+            }
+            Err(failures.join("; "))
+        });
+        Ok(())
+    }
+
+    /// Starts `load` in the background (the providers it tries: `loading`): under `auto` the
+    /// CPU session serves meanwhile, under a strict provider nothing does.
+    pub fn load_in_background<F>(&mut self, loading: Vec<Provider>, load: F)
+    where
+        F: FnOnce() -> Result<Opened, String> + Send + 'static,
+    {
+        let cpu = self.staged.take_serving();
+        let auto = self.opts.provider == ExecutionProvider::Auto;
+        let fallback = if auto { cpu } else { None };
+        self.staged = Staged::spawn(fallback, "talkingface-model-load", load);
+        if auto {
+            self.reports.push(self.report(Provider::Cpu, loading, None));
+        }
+    }
+
+    fn report(
+        &self,
+        provider: Provider,
+        loading: Vec<Provider>,
+        seconds: Option<f64>,
+    ) -> ProviderReport {
+        ProviderReport {
+            path: self.path.clone(),
+            provider,
+            failed: self.failures.clone(),
+            loading,
+            seconds,
+            requested: self.opts.provider,
+        }
+    }
+
+    /// The session to run on: the CPU one until a background load has finished (under `auto`),
+    /// the loaded one from then on; under a strict provider the first call waits for the load.
+    /// A finished load leaves a [`ProviderReport`]. The error names the cause (or says the wait
+    /// was given up: the gate is flushing).
+    pub fn session(&mut self) -> Result<&mut Session, String> {
+        let ModelHandle {
+            staged,
+            gate,
+            reports,
+            failures,
+            path,
+            opts,
+            ..
+        } = self;
+        let got = staged.get(gate).map(|(_, outcome)| outcome);
+        let seconds = staged.load_time().map(|d| d.as_secs_f64());
+        let report = |provider, failed: Vec<String>| ProviderReport {
+            path: path.clone(),
+            provider,
+            failed,
+            loading: Vec::new(),
+            seconds,
+            requested: opts.provider,
+        };
+        match got {
+            Ok(outcome) => {
+                let opened = staged
+                    .current_mut()
+                    .ok_or_else(|| format!("model {} has no session", path.display()))?;
+                match outcome {
+                    Some(Outcome::Switched) => {
+                        let mut failed = failures.clone();
+                        failed.extend(opened.failures.iter().cloned());
+                        reports.push(report(opened.provider, failed));
+                    }
+                    Some(Outcome::Failed(e)) => {
+                        let mut failed = failures.clone();
+                        failed.push(e);
+                        reports.push(report(opened.provider, failed));
+                    }
+                    None => {}
+                }
+                Ok(&mut opened.session)
+            }
+            Err(Unavailable::Flushing) => Err(format!(
+                "stopped while model {} was loading",
+                path.display()
+            )),
+            Err(Unavailable::Failed(e)) => {
+                let mut failed = failures.clone();
+                failed.push(e);
+                Err(format!(
+                    "cannot open model {} on the requested execution provider: {}",
+                    path.display(),
+                    failed.join("; ")
+                ))
+            }
+        }
+    }
+
+    /// Where a strict provider's load is pending: something to wait for it with no lock held
+    /// (see [`Waiter::wait`]; the gate is this handle's).
+    pub fn waiter(&self) -> Option<(Waiter<Opened>, LoadGate)> {
+        self.staged.waiter().map(|w| (w, self.gate.clone()))
+    }
+
+    /// The reports left since the last call (to log and post with no lock held).
+    pub fn take_reports(&mut self) -> Vec<ProviderReport> {
+        std::mem::take(&mut self.reports)
+    }
+
+    /// The provider of the session serving now (None while a strict load is pending).
+    pub fn provider(&self) -> Option<Provider> {
+        self.staged.current().map(|o| o.provider)
+    }
+
+    /// Whether a background load has not been taken yet.
+    pub fn is_loading(&self) -> bool {
+        self.staged.is_loading()
+    }
+
+    /// Changes each time another session takes over (see [`Staged::generation`]).
+    pub fn generation(&self) -> u64 {
+        self.staged.generation()
+    }
+
+    /// The gate the element flushes to stop a waiting streaming thread.
+    pub fn gate(&self) -> &LoadGate {
+        &self.gate
+    }
+
+    pub fn input(&self, name: &str) -> Option<&TensorSpec> {
+        self.inputs.iter().find(|s| s.name == name)
+    }
+
+    pub fn output(&self, name: &str) -> Option<&TensorSpec> {
+        self.outputs.iter().find(|s| s.name == name)
+    }
+
+    /// A metadata value (key without prefix), or an error naming the missing key.
+    pub fn meta_str(&self, key: &str) -> Result<&str, String> {
+        meta_str(&self.meta, key)
+    }
+
+    /// A metadata value parsed as `T`, or an error naming the key and the value.
+    pub fn meta_parse<T: std::str::FromStr>(&self, key: &str) -> Result<T, String> {
+        meta_parse(&self.meta, key)
+    }
+
+    /// Checks the keys common to every model: kind and version.
+    pub fn check_kind(&self, kind: &str) -> Result<(), String> {
+        check_kind(&self.meta, kind)
+    }
+}
+
+/// [`ModelHandle::open`] for an element: the error as a GStreamer error message that names the
+/// element and the cause (NOT_FOUND for a missing file).
+pub fn open_handle(
     element: &gst::Element,
-    cat: gst::DebugCategory,
     path: &Path,
     opts: &SessionOptions,
-) -> Result<(Model, gst::Message), gst::ErrorMessage> {
-    let model = Model::load(path, opts).map_err(|e| {
+    gate: LoadGate,
+) -> Result<ModelHandle, gst::ErrorMessage> {
+    ModelHandle::open(path, opts, gate).map_err(|e| {
         let kind = if path.exists() {
             gst::ResourceError::Failed
         } else {
@@ -708,14 +1413,243 @@ pub fn open_model(
                 e
             )
         )
-    })?;
-    for f in model.failure_report() {
-        if opts.provider == ExecutionProvider::Auto {
-            gst::info!(cat, obj = element, "{}", f);
-        } else {
-            gst::warning!(cat, obj = element, "{}", f);
+    })
+}
+
+/// Logs `reports` and posts their messages; returns the provider of the last (for the element's
+/// read-only `provider` property). Call with no lock held (a synchronous bus handler may read
+/// the element's properties).
+pub fn post_reports(
+    element: &gst::Element,
+    cat: gst::DebugCategory,
+    reports: Vec<ProviderReport>,
+) -> Option<Provider> {
+    let mut last = None;
+    for r in reports {
+        r.log(element, cat);
+        let _ = element.post_message(r.message(element));
+        last = Some(r.provider);
+    }
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// Counts its drops (a loaded value that must not leak).
+    struct Counted(Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
-    let msg = provider_message(element, &model, path);
-    Ok((model, msg))
+
+    fn slow<T: Send + 'static>(
+        ms: u64,
+        r: Result<T, String>,
+    ) -> impl FnOnce() -> Result<T, String> + Send + 'static {
+        move || {
+            std::thread::sleep(Duration::from_millis(ms));
+            r
+        }
+    }
+
+    #[test]
+    fn fallback_serves_at_once_and_the_switch_comes_when_the_load_finishes() {
+        let gate = LoadGate::default();
+        let t0 = Instant::now();
+        let mut s = Staged::spawn(Some("cpu"), "test-load", slow(400, Ok("gpu")));
+        let (v, o) = s.get(&gate).unwrap();
+        assert_eq!((*v, o), ("cpu", None));
+        assert!(
+            t0.elapsed() < Duration::from_millis(200),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert_eq!(s.generation(), 0);
+        assert!(s.is_loading());
+        let mut served = Vec::new();
+        let switched_at = loop {
+            let (v, o) = s.get(&gate).unwrap();
+            served.push(*v);
+            if o == Some(Outcome::Switched) {
+                break t0.elapsed();
+            }
+            assert!(t0.elapsed() < Duration::from_secs(10), "no switch");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(switched_at >= Duration::from_millis(400), "{switched_at:?}");
+        let took = s.load_time().unwrap();
+        assert!(
+            took >= Duration::from_millis(400) && took <= switched_at,
+            "{took:?}"
+        );
+        assert_eq!(served.last(), Some(&"gpu"));
+        assert!(served[..served.len() - 1].iter().all(|v| *v == "cpu"));
+        assert_eq!(s.generation(), 1);
+        assert!(!s.is_loading());
+        assert_eq!(s.get(&gate).unwrap(), (&mut "gpu", None));
+    }
+
+    #[test]
+    fn a_failed_load_leaves_the_fallback_and_says_why() {
+        let gate = LoadGate::default();
+        let mut s = Staged::spawn(
+            Some("cpu"),
+            "test-load",
+            slow(50, Err::<&str, _>("no GPU".into())),
+        );
+        let outcome = loop {
+            if let (_, Some(o)) = s.get(&gate).unwrap() {
+                break o;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(outcome, Outcome::Failed("no GPU".into()));
+        assert_eq!(s.get(&gate).unwrap(), (&mut "cpu", None));
+        assert_eq!(s.generation(), 0);
+    }
+
+    #[test]
+    fn without_a_fallback_the_first_get_waits_and_a_failure_is_kept() {
+        let gate = LoadGate::default();
+        let t0 = Instant::now();
+        let mut s = Staged::spawn(None, "test-load", slow(200, Ok("gpu")));
+        assert_eq!(s.get(&gate).unwrap(), (&mut "gpu", Some(Outcome::Switched)));
+        assert!(t0.elapsed() >= Duration::from_millis(200));
+        let mut f = Staged::spawn(
+            None,
+            "test-load",
+            slow(50, Err::<&str, _>("engine build failed".into())),
+        );
+        for _ in 0..2 {
+            assert_eq!(
+                f.get(&gate).unwrap_err(),
+                Unavailable::Failed("engine build failed".into())
+            );
+        }
+    }
+
+    #[test]
+    fn a_flushing_gate_ends_the_wait_at_once() {
+        let gate = LoadGate::default();
+        let mut s = Staged::spawn(None, "test-load", slow(10_000, Ok("gpu")));
+        let g = gate.clone();
+        let flusher = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            g.set_flushing(true);
+        });
+        let t0 = Instant::now();
+        assert_eq!(s.get(&gate).unwrap_err(), Unavailable::Flushing);
+        assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+        flusher.join().unwrap();
+        // Flushing ended: the wait resumes (and is given up again here, so the test is short).
+        gate.set_flushing(false);
+        assert!(s.is_loading());
+        let t0 = Instant::now();
+        drop(s);
+        assert!(t0.elapsed() < Duration::from_millis(50));
+    }
+
+    #[test]
+    fn dropping_during_a_load_returns_at_once_and_the_result_is_released() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let d = drops.clone();
+        let fallback = Counted(drops.clone());
+        let s = Staged::spawn(Some(fallback), "test-load", move || {
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(Counted(d))
+        });
+        let t0 = Instant::now();
+        drop(s);
+        assert!(
+            t0.elapsed() < Duration::from_millis(50),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "the fallback is dropped at once"
+        );
+        let t0 = Instant::now();
+        while drops.load(Ordering::SeqCst) < 2 && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            2,
+            "the loaded value is dropped by its thread"
+        );
+        // Nothing else holds the counter: the thread and its closure are gone.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(Arc::strong_count(&drops), 1);
+    }
+
+    #[test]
+    fn a_panicking_loader_is_a_failed_load() {
+        let gate = LoadGate::default();
+        let mut s: Staged<&str> = Staged::spawn(None, "test-load", || panic!("boom"));
+        match s.get(&gate) {
+            Err(Unavailable::Failed(e)) => assert!(e.contains("panicked: boom"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn spec(name: &str, shape: &[i64]) -> TensorSpec {
+        TensorSpec {
+            name: name.into(),
+            shape: Some(shape.to_vec()),
+        }
+    }
+
+    #[test]
+    fn trt_profile_strings() {
+        let inputs = [
+            spec("features", &[-1, -1, 120]),
+            spec("state_in.h", &[2, -1, 128]),
+            spec("static", &[1, 4]),
+            TensorSpec {
+                name: "ids".into(),
+                shape: None,
+            },
+        ];
+        let bounds = [DimBounds {
+            input: "features".into(),
+            axis: 1,
+            min: 1,
+            opt: 4,
+            max: 100,
+        }];
+        let p = trt_profile(&inputs, &bounds).unwrap().unwrap();
+        assert_eq!(p.min, "features:1x1x120,state_in.h:2x1x128");
+        assert_eq!(p.opt, "features:1x4x120,state_in.h:2x1x128");
+        assert_eq!(p.max, "features:1x100x120,state_in.h:2x1x128");
+        // Batch only: pinned to 1.
+        let p = trt_profile(&[spec("image", &[-1, 3, 192, 192])], &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (p.min.as_str(), p.opt.as_str(), p.max.as_str()),
+            (
+                "image:1x3x192x192",
+                "image:1x3x192x192",
+                "image:1x3x192x192"
+            )
+        );
+        assert_eq!(
+            trt_profile(&[spec("image", &[1, 3, 8, 8])], &[]).unwrap(),
+            None
+        );
+        let bad = DimBounds {
+            max: 2,
+            ..bounds[0].clone()
+        };
+        assert!(trt_profile(&inputs, &[bad]).is_err());
+        assert!(trt_profile(&[spec("a:b", &[-1])], &[]).is_err());
+    }
 }

@@ -149,6 +149,58 @@ fn chunked_equals_whole() {
     assert!(spread.1 - spread.0 > 1e-4);
 }
 
+/// One buffer of 20 s of audio (500 frames) gives the same landmarks as 10 ms buffers: the element
+/// runs it in pieces of at most 100 frames (the bound of its TensorRT profile), the recurrent
+/// state carried from piece to piece. The pieces are seen in the element's debug log.
+#[test]
+fn a_huge_buffer_is_run_in_pieces_with_the_same_landmarks() {
+    init();
+    let runs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<usize>::new()));
+    let r2 = runs.clone();
+    // This test binary's own log function only (the other tests' lines are not printed).
+    gst::log::remove_default_log_function();
+    gst::log::set_threshold_for_name("audio2landmarks", gst::DebugLevel::Debug);
+    gst::log::add_log_function(move |cat, _level, _file, _func, _line, _obj, msg| {
+        if cat.name() != "audio2landmarks" {
+            return;
+        }
+        let n = msg.get().and_then(|m| {
+            m.strip_prefix("model run of ")
+                .and_then(|r| r.strip_suffix(" frames"))
+                .and_then(|n| n.parse().ok())
+        });
+        if let Some(n) = n {
+            r2.lock().unwrap().push(n);
+        }
+    });
+    let sig = speechish(20 * RATE as usize, RATE);
+    let whole = frames(&run_chunked("a2l_test.onnx", &sig, &[sig.len()]));
+    let seen = runs.lock().unwrap().clone();
+    assert!(!seen.is_empty(), "no run was logged");
+    assert!(
+        seen.iter().all(|&n| n <= 100),
+        "a run of more than 100 frames: {seen:?}"
+    );
+    assert!(
+        seen.contains(&100),
+        "the 500 frames were not run in pieces of 100: {seen:?}"
+    );
+    let small = frames(&run_chunked("a2l_test.onnx", &sig, &[160]));
+    assert_eq!(whole.len(), 500);
+    assert_eq!(whole.len(), small.len());
+    let mut max = 0f32;
+    for (a, b) in whole.iter().zip(&small) {
+        for (p, q) in a.points.iter().flatten().zip(b.points.iter().flatten()) {
+            max = max.max((p - q).abs());
+        }
+        assert_eq!(a.flags, b.flags);
+    }
+    assert!(
+        max < 1e-5,
+        "one 20 s buffer differs from 10 ms buffers by {max}"
+    );
+}
+
 #[test]
 fn flush_resets_state() {
     let sig = speechish(16000, RATE);
@@ -493,6 +545,59 @@ fn provider_is_posted_and_readable() {
     );
     pipeline.set_state(gst::State::Null).unwrap();
     assert_eq!(posted, vec!["cpu".to_string()]);
+}
+
+/// Under `auto` on this machine (the CPU build of ONNX Runtime, which has neither GPU provider)
+/// the model opens on the CPU at start with nothing loading in the background: one provider
+/// message, `cpu`, naming why TensorRT and CUDA are not used; the state change is as fast as
+/// before.
+#[test]
+fn auto_on_the_cpu_build_starts_on_the_cpu_with_nothing_in_the_background() {
+    init();
+    let pipeline = launch(&format!(
+        "audiotestsrc num-buffers=5 ! audioconvert ! audioresample ! audio2landmarks name=a model={} ! fakesink",
+        model("a2l_test.onnx")
+    ));
+    let bus = pipeline.bus().unwrap();
+    let t0 = std::time::Instant::now();
+    pipeline.set_state(gst::State::Ready).unwrap();
+    let ready_in = t0.elapsed();
+    let a = pipeline.by_name("a").unwrap();
+    assert_eq!(
+        a.property::<Option<String>>("provider").as_deref(),
+        Some("cpu")
+    );
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut posted = Vec::new();
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(30)) {
+        match msg.view() {
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure() {
+                    if s.name() == "talkingface-execution-provider" {
+                        posted.push(s.to_owned());
+                    }
+                }
+            }
+            gst::MessageView::Eos(_) | gst::MessageView::Error(_) => break,
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(ready_in < std::time::Duration::from_secs(5), "{ready_in:?}");
+    let failed = posted
+        .first()
+        .and_then(|s| s.get::<String>("failed").ok())
+        .unwrap_or_default();
+    if !failed.contains("no TensorRT execution provider") {
+        eprintln!("note: this ONNX Runtime has TensorRT ({failed}); skipping");
+        return;
+    }
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    let s = &posted[0];
+    assert_eq!(s.get::<String>("provider").unwrap(), "cpu");
+    assert_eq!(s.get::<String>("loading").unwrap(), "");
+    assert!(failed.contains("tensorrt unavailable"), "{failed}");
+    assert!(failed.contains("cuda unavailable"), "{failed}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use ort::value::TensorRef;
 use crate::features::{FeatureConfig, FeatureExtractor};
 use crate::landmarks::{self, LandmarkFrame, FLAG_SPEECH, N_POINTS, RECORD_SIZE};
 use crate::motion::{BlinkGenerator, HeadMotion};
-use crate::onnx::{self, Model, SessionOptions};
+use crate::onnx::{self, DimBounds, ModelHandle, ProviderReport, SessionOptions};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -32,6 +32,13 @@ const DEFAULT_BLINKS: bool = true;
 const DEFAULT_HEAD_MOTION: f64 = 1.0;
 /// Gaps in the input up to this long are filled with silence; longer ones restart the frame grid.
 const MAX_GAP_FILL: gst::ClockTime = gst::ClockTime::from_seconds(10);
+/// The most feature frames one model run takes (4 s at 25 fps); longer input is run in pieces,
+/// the state carried between them (the result is the same). It bounds TensorRT's optimisation
+/// profile, so that no input length makes it build another engine in the streaming thread.
+const MAX_RUN_FRAMES: usize = 100;
+/// The frames of a typical run, TensorRT's optimal shape: a live or decoder buffer of 40 to
+/// 160 ms holds one to four frames.
+const OPT_RUN_FRAMES: usize = 4;
 
 /// The default model (see [`onnx::default_model_path`]).
 fn default_model_path() -> PathBuf {
@@ -95,7 +102,7 @@ struct StateTensor {
 
 /// What start() prepares: the model and what the contract says about it.
 struct Engine {
-    model: Model,
+    model: ModelHandle,
     cfg: FeatureConfig,
     lookahead: u64,
     fps: gst::Fraction,
@@ -106,7 +113,7 @@ struct Engine {
 
 impl Engine {
     /// Checks an opened model against the audio2landmarks contract (docs/model-contract.md).
-    fn new(model: Model) -> Result<Engine, String> {
+    fn new(model: ModelHandle) -> Result<Engine, String> {
         model.check_kind("audio2landmarks")?;
         let cfg = FeatureConfig {
             sample_rate: model.meta_parse("sample_rate")?,
@@ -219,6 +226,28 @@ impl Engine {
         })
     }
 
+    /// TensorRT's shape bounds: the features' time axis from 1 to [`MAX_RUN_FRAMES`] (a run never
+    /// has more), their width the front end's; every other dynamic dimension (batch, a state's
+    /// batch) is 1.
+    fn trt_bounds(&self) -> Vec<DimBounds> {
+        let mut b = vec![DimBounds {
+            input: "features".into(),
+            axis: 1,
+            min: 1,
+            opt: OPT_RUN_FRAMES as i64,
+            max: MAX_RUN_FRAMES as i64,
+        }];
+        let dim = self.cfg.dim() as i64;
+        b.push(DimBounds {
+            input: "features".into(),
+            axis: 2,
+            min: dim,
+            opt: dim,
+            max: dim,
+        });
+        b
+    }
+
     /// Algorithmic latency: one hop to fill a frame, the window's reach past it, the lookahead.
     fn latency(&self) -> gst::ClockTime {
         let samples = self.cfg.hop_length as u64
@@ -233,11 +262,28 @@ impl Engine {
         }
     }
 
-    /// Runs the model over `n` feature frames, carrying the state; appends the outputs.
+    /// Runs the model over `n` feature frames, carrying the state; appends the outputs. Runs of
+    /// more than [`MAX_RUN_FRAMES`] are made in pieces: the state is carried from piece to piece
+    /// as from buffer to buffer, so the outputs are the same.
     fn run(&mut self, feats: &[f32], n: usize, out: &mut ModelOutput) -> Result<(), String> {
+        let dim = self.cfg.dim();
+        let mut done = 0;
+        while done < n {
+            let k = (n - done).min(MAX_RUN_FRAMES);
+            self.run_piece(&feats[done * dim..(done + k) * dim], k, out)?;
+            done += k;
+        }
+        Ok(())
+    }
+
+    /// One model run over `n` (at most [`MAX_RUN_FRAMES`]) frames. The session may change from
+    /// one run to the next (the GPU session taking over from the CPU one): the recurrent state
+    /// is in `self.states`, fed in and read out on every run, so the new session continues it.
+    fn run_piece(&mut self, feats: &[f32], n: usize, out: &mut ModelOutput) -> Result<(), String> {
         if n == 0 {
             return Ok(());
         }
+        gst::debug!(CAT, "model run of {} frames", n);
         let dim = self.cfg.dim();
         let mut inputs: Vec<(String, ort::session::SessionInputValue<'_>)> =
             Vec::with_capacity(1 + self.states.len());
@@ -257,7 +303,7 @@ impl Engine {
         }
         let outputs = self
             .model
-            .session
+            .session()?
             .run(inputs)
             .map_err(|e| format!("ONNX Runtime failed to run the model: {e}"))?;
         let (shape, lm) = outputs["landmarks"]
@@ -360,6 +406,11 @@ struct State {
 }
 
 impl State {
+    /// What the model handle has to say about its provider since the last call.
+    fn take_reports(&mut self) -> Vec<ProviderReport> {
+        self.engine.model.take_reports()
+    }
+
     fn reset_stream(&mut self) {
         self.engine.reset();
         self.fe.reset();
@@ -394,6 +445,8 @@ pub struct Audio2Landmarks {
     state: Mutex<Option<State>>,
     /// Provider in use, for the read-only property.
     provider: Mutex<Option<String>>,
+    /// Stops a streaming thread that waits for a background model load (strict provider).
+    gate: onnx::LoadGate,
 }
 
 impl Audio2Landmarks {
@@ -490,6 +543,36 @@ impl Audio2Landmarks {
             list.add(buf);
         }
         state.out.clear();
+    }
+
+    /// Logs and posts what the model handle said about its provider (with no lock held), and
+    /// keeps the provider for the read-only property.
+    fn post_reports(&self, reports: Vec<ProviderReport>) {
+        if reports.is_empty() {
+            return;
+        }
+        if let Some(p) = onnx::post_reports(self.obj().upcast_ref(), *CAT, reports) {
+            *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = Some(p.nick().into());
+        }
+    }
+
+    /// Under a strict provider whose session is still loading in the background: waits for it
+    /// here, with the state lock released (queries and property reads go on meanwhile). False
+    /// when the wait was given up (flushing or stopping).
+    fn wait_for_model(&self) -> bool {
+        let waiter = self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|s| s.engine.model.waiter());
+        match waiter {
+            Some((w, gate)) => {
+                gst::debug!(CAT, imp = self, "waiting for the model's background load");
+                w.wait(&gate).is_ok()
+            }
+            None => true,
+        }
     }
 
     /// A failed model run as a stream error naming the model and ONNX Runtime's message.
@@ -620,27 +703,38 @@ impl Audio2Landmarks {
         _pad: &gst::Pad,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        if !self.wait_for_model() {
+            return Err(gst::FlowError::Flushing);
+        }
         let mut list = gst::BufferList::new();
         // Bus messages wait until the state lock is released: a synchronous bus handler runs in
         // this thread and may read a property (latency) that takes that lock.
         let mut warning = None;
+        let mut reports = Vec::new();
         let r = {
             let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
             match guard.as_mut() {
                 None => Err((gst::FlowError::Flushing, None)),
-                Some(state) => self.chain_locked(
-                    state,
-                    list.get_mut().expect("new list is writable"),
-                    &buffer,
-                    &mut warning,
-                ),
+                Some(state) => {
+                    let r = self.chain_locked(
+                        state,
+                        list.get_mut().expect("new list is writable"),
+                        &buffer,
+                        &mut warning,
+                    );
+                    reports = state.take_reports();
+                    r
+                }
             }
         };
+        self.post_reports(reports);
         if let Some(text) = warning {
             gst::element_imp_warning!(self, gst::StreamError::Format, ("{}", text));
         }
         match r {
             Ok(()) => self.push_list(list),
+            // Stopped (or flushed) while waiting for the model's background load: no error.
+            Err(_) if self.gate.is_flushing() => Err(gst::FlowError::Flushing),
             Err((flow, msg)) => {
                 if let Some(msg) = msg {
                     self.post_error_message(msg);
@@ -753,6 +847,7 @@ impl Audio2Landmarks {
                 self.srcpad.push_event(gst::event::Caps::new(&out))
             }
             EventView::Segment(seg) => {
+                let mut reports = Vec::new();
                 let segment = seg.segment();
                 let Some(tseg) = segment.downcast_ref::<gst::ClockTime>() else {
                     gst::element_imp_error!(
@@ -776,9 +871,11 @@ impl Audio2Landmarks {
                             state.reset_stream();
                         }
                         state.segment = Some(tseg.clone());
+                        reports = state.take_reports();
                     }
                 }
-                if let Some(msg) = failed {
+                self.post_reports(reports);
+                if let Some(msg) = failed.filter(|_| !self.gate.is_flushing()) {
                     self.post_error_message(msg);
                 }
                 let _ = self.push_list(list);
@@ -786,20 +883,30 @@ impl Audio2Landmarks {
             }
             EventView::Gap(g) => {
                 let (ts, dur) = g.get();
+                if !self.wait_for_model() {
+                    return false;
+                }
                 let mut list = gst::BufferList::new();
+                let mut reports = Vec::new();
                 let r = {
                     let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
                     match guard.as_mut() {
                         Some(state) => {
                             let lref = list.get_mut().expect("new list");
-                            self.align(state, lref, Some(ts)).and_then(|_| {
+                            let r = self.align(state, lref, Some(ts)).and_then(|_| {
                                 let d = dur.unwrap_or(gst::ClockTime::ZERO).min(MAX_GAP_FILL);
                                 self.fill_silence(state, lref, d)
-                            })
+                            });
+                            reports = state.take_reports();
+                            r
                         }
                         None => Ok(()),
                     }
                 };
+                self.post_reports(reports);
+                if self.gate.is_flushing() && r.is_err() {
+                    return false;
+                }
                 if let Err(msg) = r {
                     self.post_error_message(msg);
                     return false;
@@ -807,6 +914,7 @@ impl Audio2Landmarks {
                 self.push_list(list).is_ok()
             }
             EventView::Eos(_) => {
+                let mut reports = Vec::new();
                 let mut list = gst::BufferList::new();
                 let mut failed = None;
                 {
@@ -814,15 +922,24 @@ impl Audio2Landmarks {
                     if let Some(state) = guard.as_mut() {
                         failed = self.drain(state, list.get_mut().expect("new list")).err();
                         state.reset_stream();
+                        reports = state.take_reports();
                     }
                 }
-                if let Some(msg) = failed {
+                self.post_reports(reports);
+                if let Some(msg) = failed.filter(|_| !self.gate.is_flushing()) {
                     self.post_error_message(msg);
                 }
                 let _ = self.push_list(list);
                 gst::Pad::event_default(pad, Some(&*self.obj()), event)
             }
+            // A streaming thread waiting for the model's background load gives up (and takes the
+            // stream lock's holder out of the way of the flush).
+            EventView::FlushStart(_) => {
+                self.gate.set_flushing(true);
+                gst::Pad::event_default(pad, Some(&*self.obj()), event)
+            }
             EventView::FlushStop(_) => {
+                self.gate.set_flushing(false);
                 let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(state) = guard.as_mut() {
                     state.reset_stream();
@@ -897,10 +1014,15 @@ impl Audio2Landmarks {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let path = &settings.model_path();
-        let (model, msg) =
-            onnx::open_model(self.obj().upcast_ref(), *CAT, path, &settings.session)?;
-        let provider = model.provider.nick().to_string();
-        let engine = Engine::new(model).map_err(|e| {
+        // On the CPU at once; the GPU session (where the policy asks for one) in the background,
+        // after the contract checks.
+        let model = onnx::open_handle(
+            self.obj().upcast_ref(),
+            path,
+            &settings.session,
+            self.gate.clone(),
+        )?;
+        let mut engine = Engine::new(model).map_err(|e| {
             gst::error_msg!(
                 gst::ResourceError::Settings,
                 (
@@ -912,12 +1034,18 @@ impl Audio2Landmarks {
         })?;
         let fe = FeatureExtractor::new(engine.cfg.clone())
             .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{}", e)))?;
+        let bounds = engine.trt_bounds();
+        engine
+            .model
+            .start_gpu(&bounds)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::Failed, ("audio2landmarks: {}", e)))?;
+        let reports = engine.model.take_reports();
         gst::info!(
             CAT,
             imp = self,
             "model {} on {}: {} Hz, {} fps, lookahead {} frames, latency {}, {}",
             path.display(),
-            provider,
+            engine.model.provider().map_or("(loading)", |p| p.nick()),
             engine.cfg.sample_rate,
             engine.fps,
             engine.lookahead,
@@ -945,8 +1073,9 @@ impl Audio2Landmarks {
             blinks: BlinkGenerator::new(fps),
             head: HeadMotion::new(),
         });
-        *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = Some(provider);
-        let _ = self.obj().post_message(msg);
+        // Unset while a strict provider loads (the first run waits for it).
+        *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.post_reports(reports);
         Ok(())
     }
 }
@@ -999,6 +1128,7 @@ impl ObjectSubclass for Audio2Landmarks {
             settings: Mutex::new(Settings::default()),
             state: Mutex::new(None),
             provider: Mutex::new(None),
+            gate: onnx::LoadGate::default(),
         }
     }
 }
@@ -1174,6 +1304,13 @@ impl ElementImpl for Audio2Landmarks {
                 .as_ref()
                 .is_some_and(|st| st.opened_with != want)
         };
+        match transition {
+            // A streaming thread waiting for a background model load gives up, so that the pads
+            // can deactivate at once.
+            gst::StateChange::PausedToReady => self.gate.set_flushing(true),
+            gst::StateChange::ReadyToPaused => self.gate.set_flushing(false),
+            _ => {}
+        }
         if transition == gst::StateChange::NullToReady || reopen {
             if reopen {
                 gst::info!(
@@ -1207,5 +1344,142 @@ impl ElementImpl for Audio2Landmarks {
             _ => {}
         }
         Ok(ret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn speechish(n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / 16000.0;
+                let env = (0.5 - 0.5 * (2.0 * std::f32::consts::PI * 4.0 * t).cos()).powi(2);
+                (1..6)
+                    .map(|h| (2.0 * std::f32::consts::PI * 130.0 * h as f32 * t).sin() / h as f32)
+                    .sum::<f32>()
+                    * 0.3
+                    * env
+            })
+            .collect()
+    }
+
+    fn engine(path: &Path) -> Engine {
+        let opts = SessionOptions {
+            threads: 1,
+            ..SessionOptions::default()
+        };
+        let model = ModelHandle::open(path, &opts, onnx::LoadGate::default()).unwrap();
+        Engine::new(model).unwrap()
+    }
+
+    /// Runs `feats` one frame per run (as a live stream does); `after_frame` is called after
+    /// each run.
+    fn frame_by_frame(
+        e: &mut Engine,
+        feats: &[f32],
+        mut after_frame: impl FnMut(usize, &mut Engine),
+    ) -> Vec<f32> {
+        let dim = e.cfg.dim();
+        let mut out = ModelOutput::default();
+        for (i, f) in feats.chunks_exact(dim).enumerate() {
+            e.run(f, 1, &mut out).unwrap();
+            after_frame(i, e);
+        }
+        out.landmarks
+    }
+
+    /// Under `auto` the CPU session serves while another one loads; when the load finishes the
+    /// next run is on the new session. The recurrent state is the element's (fed in and read out
+    /// on every run), so the switch mid-stream changes nothing in the output.
+    #[test]
+    fn a_session_switch_mid_stream_continues_the_recurrent_state() {
+        onnx::environment().expect("ONNX Runtime (scripts/setup.sh)");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for m in ["tests/models/a2l_test.onnx", "models/audio2landmarks.onnx"] {
+            let path = root.join(m);
+            let mut plain = engine(&path);
+            let mut fe = FeatureExtractor::new(plain.cfg.clone()).unwrap();
+            let mut feats = Vec::new();
+            let n = fe.push(&speechish(16000 * 3), &mut feats);
+            assert!(n >= 70);
+            let want = frame_by_frame(&mut plain, &feats, |_, _| {});
+
+            let mut switching = engine(&path);
+            let (go, wait) = std::sync::mpsc::channel::<()>();
+            let p2 = path.clone();
+            switching
+                .model
+                .load_in_background(vec![onnx::Provider::Cpu], move || {
+                    // Held until the test lets it finish (a slow GPU build).
+                    let _ = wait.recv();
+                    let env = onnx::environment()?;
+                    let err = |e: &dyn std::fmt::Display| e.to_string();
+                    let session = ort::session::Session::builder(env)
+                        .map_err(|e| err(&e))?
+                        .with_intra_threads(1)
+                        .map_err(|e| err(&e))?
+                        .commit_from_file(&p2)
+                        .map_err(|e| err(&e))?;
+                    Ok(onnx::Opened {
+                        session,
+                        provider: onnx::Provider::Cpu,
+                        failures: Vec::new(),
+                    })
+                });
+            let start = switching.model.take_reports();
+            assert_eq!(start.len(), 1);
+            assert_eq!(start[0].loading, vec![onnx::Provider::Cpu]);
+            let mut switched_at = None;
+            let got = frame_by_frame(&mut switching, &feats, |i, e| {
+                if i == 20 {
+                    let _ = go.send(());
+                    // The load finishes while frames go on; give it the time to.
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                if switched_at.is_none() && e.model.generation() == 1 {
+                    switched_at = Some(i);
+                }
+            });
+            // The switch happened at the first run after the load finished, mid-stream.
+            assert_eq!(switched_at, Some(21), "{m}");
+            let reports = switching.model.take_reports();
+            assert_eq!(reports.len(), 1, "{m}");
+            assert!(reports[0].seconds.is_some_and(|s| s >= 0.0));
+            assert!(!switching.model.is_loading());
+            assert_eq!(want.len(), got.len());
+            let max = want
+                .iter()
+                .zip(&got)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(max < 1e-6, "{m}: the switch changed the output by {max}");
+        }
+    }
+
+    /// A run longer than [`MAX_RUN_FRAMES`] is made in pieces with the same result.
+    #[test]
+    fn long_runs_are_split_with_the_same_result() {
+        onnx::environment().expect("ONNX Runtime (scripts/setup.sh)");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/audio2landmarks.onnx");
+        let mut e = engine(&path);
+        let mut fe = FeatureExtractor::new(e.cfg.clone()).unwrap();
+        let mut feats = Vec::new();
+        let n = fe.push(&speechish(16000 * 9), &mut feats);
+        assert!(n > 2 * MAX_RUN_FRAMES);
+        let mut whole = ModelOutput::default();
+        e.run(&feats, n, &mut whole).unwrap();
+        e.reset();
+        let want = frame_by_frame(&mut e, &feats, |_, _| {});
+        assert_eq!(whole.landmarks.len(), want.len());
+        let max = want
+            .iter()
+            .zip(&whole.landmarks)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(max < 1e-5, "{max}");
     }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::sample::{Border, Image};
 use super::{Roi, ROI_SCALE};
-use crate::onnx::{Model, Provider, SessionOptions};
+use crate::onnx::{LoadGate, ModelHandle, Provider, SessionOptions};
 
 /// Detections below this probability are dropped (MediaPipe's default).
 pub const MIN_SCORE: f32 = 0.5;
@@ -101,15 +101,17 @@ fn weighted_nms(mut raw: Vec<Raw>) -> Vec<Raw> {
 }
 
 pub struct Detector {
-    model: Model,
+    pub(super) model: ModelHandle,
     size: usize,
     anchors: usize,
     input: Vec<f32>,
 }
 
 impl Detector {
-    pub fn load(path: &Path, opts: &SessionOptions) -> Result<Detector, String> {
-        let model = Model::load(path, opts)?;
+    /// Opens the model on the CPU, checks it, and starts its GPU session (if the policy asks
+    /// for one) in the background (see [`ModelHandle`]).
+    pub fn load(path: &Path, opts: &SessionOptions, gate: LoadGate) -> Result<Detector, String> {
+        let mut model = ModelHandle::open(path, opts, gate)?;
         let size = super::image_model_size(&model, "face_detector")?;
         let anchors = match model.output("scores").and_then(|s| s.shape.as_deref()) {
             Some([_, a]) if *a > 0 => *a as usize,
@@ -131,6 +133,8 @@ impl Detector {
                 ));
             }
         }
+        // Static shapes but the batch, which the profile pins to 1.
+        model.start_gpu(&[])?;
         Ok(Detector {
             model,
             size,
@@ -139,8 +143,9 @@ impl Detector {
         })
     }
 
-    pub fn provider(&self) -> Provider {
-        self.model.provider
+    /// The provider serving now (None while a strict provider loads).
+    pub fn provider(&self) -> Option<Provider> {
+        self.model.provider()
     }
 
     /// Faces inside `roi` of the picture, in image pixels.

@@ -11,7 +11,7 @@ use std::path::Path;
 use super::sample::{Border, Image};
 use super::{Points68, Roi};
 use crate::landmarks::N_POINTS;
-use crate::onnx::{Model, Provider, SessionOptions};
+use crate::onnx::{LoadGate, ModelHandle, Provider, SessionOptions};
 
 /// Dense points whose line gives the ROI's angle when tracking: the outer eye corners of the
 /// 468-point mesh (subject's right, then left).
@@ -47,15 +47,17 @@ impl MeshResult {
 }
 
 pub struct Mesh {
-    model: Model,
+    pub(super) model: ModelHandle,
     size: usize,
     dense: usize,
     input: Vec<f32>,
 }
 
 impl Mesh {
-    pub fn load(path: &Path, opts: &SessionOptions) -> Result<Mesh, String> {
-        let model = Model::load(path, opts)?;
+    /// Opens the model on the CPU, checks it, and starts its GPU session (if the policy asks
+    /// for one) in the background (see [`ModelHandle`]).
+    pub fn load(path: &Path, opts: &SessionOptions, gate: LoadGate) -> Result<Mesh, String> {
+        let mut model = ModelHandle::open(path, opts, gate)?;
         let size = super::image_model_size(&model, "face_landmarks")?;
         match model.output("ibug68").and_then(|s| s.shape.as_deref()) {
             Some([_, n, 2]) if *n == N_POINTS as i64 => {}
@@ -77,6 +79,8 @@ impl Mesh {
                 ))
             }
         };
+        // Static shapes but the batch, which the profile pins to 1.
+        model.start_gpu(&[])?;
         Ok(Mesh {
             model,
             size,
@@ -85,8 +89,9 @@ impl Mesh {
         })
     }
 
-    pub fn provider(&self) -> Provider {
-        self.model.provider
+    /// The provider serving now (None while a strict provider loads).
+    pub fn provider(&self) -> Option<Provider> {
+        self.model.provider()
     }
 
     /// The landmarks of the face in `roi`.

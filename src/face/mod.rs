@@ -132,7 +132,7 @@ impl Roi {
 
 /// Checks a face model's kind and its `image` input ([1, 3, S, S], S = its `talkingface.size`);
 /// returns S.
-fn image_model_size(model: &crate::onnx::Model, kind: &str) -> Result<usize, String> {
+fn image_model_size(model: &crate::onnx::ModelHandle, kind: &str) -> Result<usize, String> {
     model.check_kind(kind)?;
     let size: usize = model.meta_parse("size")?;
     if !(16..=1024).contains(&size) {
@@ -149,7 +149,7 @@ fn image_model_size(model: &crate::onnx::Model, kind: &str) -> Result<usize, Str
 /// Samples `roi` of the picture into `input` (the model's `image`, 1 x 3 x size x size) and runs
 /// the model on it; `what` names the model in the error.
 fn run_on_roi<'s>(
-    model: &'s mut crate::onnx::Model,
+    model: &'s mut crate::onnx::ModelHandle,
     img: &Image,
     roi: &Roi,
     size: usize,
@@ -161,7 +161,7 @@ fn run_on_roi<'s>(
     let t = ort::value::TensorRef::from_array_view(([1usize, 3, size, size], &input[..]))
         .map_err(|e| e.to_string())?;
     model
-        .session
+        .session()?
         .run(ort::inputs!["image" => t])
         .map_err(|e| format!("ONNX Runtime failed to run the {what}: {e}"))
 }
@@ -191,22 +191,54 @@ pub struct FaceAnalyzer {
 }
 
 impl FaceAnalyzer {
-    /// Opens both models under the provider policy of `opts`.
+    /// Opens both models under the provider policy of `opts`: on the CPU at once, their GPU
+    /// sessions (where the policy asks for them) in the background (see [`onnx::ModelHandle`]).
     pub fn load(
         detector: &Path,
         landmarker: &Path,
         opts: &SessionOptions,
     ) -> Result<FaceAnalyzer, String> {
-        let detector = detector::Detector::load(detector, opts)
+        Self::load_with_gate(detector, landmarker, opts, onnx::LoadGate::default())
+    }
+
+    /// [`FaceAnalyzer::load`] with the gate an element flushes to stop a streaming thread that
+    /// waits for a background load.
+    pub fn load_with_gate(
+        detector: &Path,
+        landmarker: &Path,
+        opts: &SessionOptions,
+        gate: onnx::LoadGate,
+    ) -> Result<FaceAnalyzer, String> {
+        let detector = detector::Detector::load(detector, opts, gate.clone())
             .map_err(|e| format!("face detector model {}: {e}", detector.display()))?;
-        let mesh = mesh::Mesh::load(landmarker, opts)
+        let mesh = mesh::Mesh::load(landmarker, opts, gate)
             .map_err(|e| format!("face landmark model {}: {e}", landmarker.display()))?;
         Ok(FaceAnalyzer { detector, mesh })
     }
 
-    /// The execution providers the two models run on (detector, landmarker).
-    pub fn providers(&self) -> (onnx::Provider, onnx::Provider) {
+    /// The execution providers the two models run on now (detector, landmarker); None for one
+    /// whose strict provider is still loading.
+    pub fn providers(&self) -> (Option<onnx::Provider>, Option<onnx::Provider>) {
         (self.detector.provider(), self.mesh.provider())
+    }
+
+    /// What both models said about their providers since the last call (see
+    /// [`onnx::ModelHandle::take_reports`]).
+    pub fn take_reports(&mut self) -> Vec<onnx::ProviderReport> {
+        let mut r = self.detector.model.take_reports();
+        r.extend(self.mesh.model.take_reports());
+        r
+    }
+
+    /// Something to wait with (holding no lock) for each model whose strict provider is still
+    /// loading in the background.
+    pub fn waiters(&self) -> Vec<(onnx::Waiter<onnx::Opened>, onnx::LoadGate)> {
+        self.detector
+            .model
+            .waiter()
+            .into_iter()
+            .chain(self.mesh.model.waiter())
+            .collect()
     }
 
     /// Faces in the upright picture, largest first.

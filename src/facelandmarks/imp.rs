@@ -145,6 +145,8 @@ pub struct FaceLandmarks {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
     provider: Mutex<Option<String>>,
+    /// Stops a streaming thread that waits for a background model load (strict provider).
+    gate: onnx::LoadGate,
 }
 
 /// How frames of `info` reach the analysis.
@@ -260,11 +262,42 @@ fn analyse(
 }
 
 impl FaceLandmarks {
+    /// Under a strict provider whose sessions are still loading in the background: waits for
+    /// them here, with the state lock released. False when the wait was given up (flushing or
+    /// stopping).
+    fn wait_for_models(&self) -> bool {
+        let waiters = match self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .map(|s| &mut s.backend)
+        {
+            Some(Backend::Onnx(t)) => t.analyzer().waiters(),
+            _ => Vec::new(),
+        };
+        waiters.iter().all(|(w, gate)| w.wait(gate).is_ok())
+    }
+
+    /// Logs and posts what the models said about their providers (with no lock held); the
+    /// read-only `provider` property is the landmark model's.
+    fn post_reports(&self, reports: Vec<onnx::ProviderReport>, landmarker: Option<onnx::Provider>) {
+        if reports.is_empty() {
+            return;
+        }
+        onnx::post_reports(self.obj().upcast_ref(), *CAT, reports);
+        *self.provider.lock().unwrap_or_else(|e| e.into_inner()) =
+            landmarker.map(|p| p.nick().to_string());
+    }
+
     fn sink_chain(
         &self,
         _pad: &gst::Pad,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        if !self.wait_for_models() {
+            return Err(gst::FlowError::Flushing);
+        }
         let cfg = {
             let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
             TrackerConfig {
@@ -305,11 +338,25 @@ impl FaceLandmarks {
                     return Err(gst::FlowError::Error);
                 }
             };
-            let found = match analyse(state, &frame, &cfg) {
+            let found = analyse(state, &frame, &cfg);
+            let (reports, landmarker) = match &mut state.backend {
+                Backend::Onnx(t) => (t.analyzer().take_reports(), t.analyzer().providers().1),
+                #[cfg(feature = "dlib")]
+                Backend::Dlib(..) => (Vec::new(), None),
+            };
+            let found = match found {
                 Ok(f) => f,
+                // Stopped (or flushed) while waiting for a background model load: no error.
+                Err(_) if self.gate.is_flushing() => {
+                    drop(frame);
+                    drop(guard);
+                    self.post_reports(reports, landmarker);
+                    return Err(gst::FlowError::Flushing);
+                }
                 Err(e) => {
                     drop(frame);
                     drop(guard);
+                    self.post_reports(reports, landmarker);
                     gst::element_imp_error!(
                         self,
                         gst::LibraryError::Failed,
@@ -337,9 +384,10 @@ impl FaceLandmarks {
                     Canonicalizer::no_face()
                 }
             };
-            (rec.to_bytes(), crowd)
+            (rec.to_bytes(), crowd, reports, landmarker)
         };
-        let (record, crowd) = record;
+        let (record, crowd, reports, landmarker) = record;
+        self.post_reports(reports, landmarker);
         if let Some(w) = crowd {
             let sizes: Vec<String> = w.iter().map(|x| format!("{x:.0}px")).collect();
             let index = self
@@ -437,7 +485,14 @@ impl FaceLandmarks {
                 let out = landmarks::caps((fps.numer() > 0).then_some(fps));
                 self.srcpad.push_event(gst::event::Caps::new(&out))
             }
+            EventView::FlushStart(_) => {
+                self.gate.set_flushing(true);
+                gst::Pad::event_default(pad, Some(&*self.obj()), event)
+            }
             EventView::FlushStop(_) | EventView::StreamStart(_) => {
+                if matches!(event.view(), EventView::FlushStop(_)) {
+                    self.gate.set_flushing(false);
+                }
                 if let Some(s) = self
                     .state
                     .lock()
@@ -494,26 +549,31 @@ impl FaceLandmarks {
             });
             return Ok(());
         }
-        let analyzer = FaceAnalyzer::load(&s.detector, &s.model, &s.session).map_err(|e| {
-            let kind = if s.detector.is_file() && s.model.is_file() {
-                gst::ResourceError::OpenRead
-            } else {
-                gst::ResourceError::NotFound
-            };
-            gst::error_msg!(kind, ("facelandmarks: {}", e))
-        })?;
+        let mut analyzer =
+            FaceAnalyzer::load_with_gate(&s.detector, &s.model, &s.session, self.gate.clone())
+                .map_err(|e| {
+                    let kind = if s.detector.is_file() && s.model.is_file() {
+                        gst::ResourceError::OpenRead
+                    } else {
+                        gst::ResourceError::NotFound
+                    };
+                    gst::error_msg!(kind, ("facelandmarks: {}", e))
+                })?;
         let (pd, pl) = analyzer.providers();
+        let nick = |p: Option<onnx::Provider>| p.map_or("(loading)", |p| p.nick());
         gst::info!(
             CAT,
             imp = self,
             "loaded {} ({}) and {} ({}) in {:.2} s",
             s.detector.display(),
-            pd.nick(),
+            nick(pd),
             s.model.display(),
-            pl.nick(),
+            nick(pl),
             t0.elapsed().as_secs_f32()
         );
-        *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = Some(pl.nick().to_string());
+        let reports = analyzer.take_reports();
+        // Unset while a strict provider loads (the first frame waits for it).
+        *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = None;
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
             backend: Backend::Onnx(Box::new(Tracker::new(analyzer))),
             opened_with: Opened::from(&s),
@@ -522,6 +582,7 @@ impl FaceLandmarks {
             info: None,
             work: None,
         });
+        self.post_reports(reports, pl);
         Ok(())
     }
 }
@@ -567,6 +628,7 @@ impl ObjectSubclass for FaceLandmarks {
             settings: Mutex::new(Settings::default()),
             state: Mutex::new(None),
             provider: Mutex::new(None),
+            gate: onnx::LoadGate::default(),
         }
     }
 }
@@ -746,6 +808,13 @@ impl ElementImpl for FaceLandmarks {
                 .as_ref()
                 .is_some_and(|st| st.opened_with != want)
         };
+        match transition {
+            // A streaming thread waiting for a background model load gives up, so that the pads
+            // can deactivate at once.
+            gst::StateChange::PausedToReady => self.gate.set_flushing(true),
+            gst::StateChange::ReadyToPaused => self.gate.set_flushing(false),
+            _ => {}
+        }
         if transition == gst::StateChange::NullToReady || reopen {
             if let Err(msg) = self.start() {
                 self.post_error_message(msg);
@@ -768,6 +837,7 @@ impl ElementImpl for FaceLandmarks {
             }
             gst::StateChange::ReadyToNull => {
                 *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                *self.provider.lock().unwrap_or_else(|e| e.into_inner()) = None;
             }
             _ => {}
         }

@@ -10,11 +10,14 @@ use ort::value::{Tensor, TensorRef};
 
 use super::identity::{Crop, Identity};
 use crate::landmarks::N_POINTS;
-use crate::onnx::Model;
+use crate::onnx::ModelHandle;
 
 /// The model, checked against the landmarks2face contract.
 pub struct Generator {
-    model: Model,
+    /// Its session may change while running (the GPU session taking over, see
+    /// [`ModelHandle`]); whatever is made for a session is stale when `model.generation()`
+    /// changes.
+    pub model: ModelHandle,
     pub crop: Crop,
     has_mask: bool,
     /// The IoBinding for the identity of the last frame, made on its first frame.
@@ -27,7 +30,7 @@ pub struct Generator {
 }
 
 impl Generator {
-    pub fn new(model: Model) -> Result<Generator, String> {
+    pub fn new(model: ModelHandle) -> Result<Generator, String> {
         model.check_kind("landmarks2face")?;
         let size: usize = model.meta_parse("size")?;
         if !(16..=2048).contains(&size) {
@@ -180,7 +183,7 @@ impl Generator {
         ];
         let out = self
             .model
-            .session
+            .session()?
             .run(inputs)
             .map_err(|e| format!("ONNX Runtime failed to run the model: {e}"))?;
         copy_outputs(&out, s, self.has_mask, frame, mask)

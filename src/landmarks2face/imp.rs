@@ -49,7 +49,8 @@ struct State {
     /// them at READY→PAUSED).
     opened_with: Settings,
     generator: Generator,
-    provider: String,
+    /// The provider in use (unset while a strict provider loads in the background).
+    provider: Option<String>,
     identity: Option<Identity>,
     /// The portrait pad's frames and their face analysis.
     portrait: PortraitStream,
@@ -90,6 +91,8 @@ pub struct Landmarks2Face {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
     qos: Mutex<Qos>,
+    /// Stops the aggregate thread waiting for the generator's background load (strict provider).
+    gate: onnx::LoadGate,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -130,10 +133,15 @@ impl Landmarks2Face {
     fn open(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
         let path = &settings.model;
-        let (model, msg) =
-            onnx::open_model(self.obj().upcast_ref(), *CAT, path, &settings.session)?;
-        let provider = model.provider.nick().to_string();
-        let generator = Generator::new(model).map_err(|e| {
+        // On the CPU at once; the GPU session (where the policy asks for one) in the background,
+        // after the contract checks.
+        let model = onnx::open_handle(
+            self.obj().upcast_ref(),
+            path,
+            &settings.session,
+            self.gate.clone(),
+        )?;
+        let mut generator = Generator::new(model).map_err(|e| {
             gst::error_msg!(
                 gst::ResourceError::Settings,
                 (
@@ -143,6 +151,13 @@ impl Landmarks2Face {
                 )
             )
         })?;
+        // Static shapes but the batch, which the TensorRT profile pins to 1.
+        generator
+            .model
+            .start_gpu(&[])
+            .map_err(|e| gst::error_msg!(gst::ResourceError::Failed, ("landmarks2face: {}", e)))?;
+        let reports = generator.model.take_reports();
+        let provider = generator.model.provider().map(|p| p.nick().to_string());
         let mut analyzer = portrait::open_face_analysis(&settings)?;
         let crop = generator.crop;
         let has_pad = self.portrait_pad().is_some();
@@ -168,7 +183,7 @@ impl Landmarks2Face {
             imp = self,
             "model {} on {}, crop {}x{}",
             path.display(),
-            provider,
+            provider.as_deref().unwrap_or("(loading)"),
             crop.size,
             crop.size
         );
@@ -194,7 +209,7 @@ impl Landmarks2Face {
         for m in deferred.0 {
             let _ = self.obj().post_message(m);
         }
-        let _ = self.obj().post_message(msg);
+        onnx::post_reports(self.obj().upcast_ref(), *CAT, reports);
         Ok(())
     }
 
@@ -410,6 +425,7 @@ impl ObjectSubclass for Landmarks2Face {
             settings: Mutex::new(Settings::default()),
             state: Mutex::new(None),
             qos: Mutex::new(Qos::default()),
+            gate: onnx::LoadGate::default(),
         }
     }
 }
@@ -429,7 +445,7 @@ impl ObjectImpl for Landmarks2Face {
         match pspec.name() {
             "provider" => lock(&self.state)
                 .as_ref()
-                .map(|st| st.provider.clone())
+                .and_then(|st| st.provider.clone())
                 .to_value(),
             "dropped" => lock(&self.qos).dropped.to_value(),
             name => lock(&self.settings)
@@ -542,6 +558,13 @@ impl ElementImpl for Landmarks2Face {
                 .as_ref()
                 .is_some_and(|st| !st.opened_with.same_resources(&want))
         };
+        match transition {
+            // The aggregate thread, if it waits for the generator's background load, gives up,
+            // so that the pads can deactivate at once.
+            gst::StateChange::PausedToReady => self.gate.set_flushing(true),
+            gst::StateChange::ReadyToPaused => self.gate.set_flushing(false),
+            _ => {}
+        }
         if transition == gst::StateChange::NullToReady || reopen {
             if let Err(msg) = self.open() {
                 self.post_error_message(msg);
@@ -572,6 +595,7 @@ impl AggregatorImpl for Landmarks2Face {
     }
 
     fn flush(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.gate.set_flushing(false);
         if let Some(s) = lock(&self.state).as_mut() {
             s.records.reset();
             s.pending = None;
@@ -619,6 +643,10 @@ impl AggregatorImpl for Landmarks2Face {
 
     fn sink_event(&self, pad: &gst_base::AggregatorPad, event: gst::Event) -> bool {
         use gst::EventView;
+        if event.type_() == gst::EventType::FlushStart {
+            // The aggregate thread, if it waits for the generator's background load, gives up.
+            self.gate.set_flushing(true);
+        }
         let mut event = event;
         if pad == &self.sinkpad && event.type_() != gst::EventType::Eos {
             // The reader takes the frame rate, the segment (one in bytes becomes the same span
@@ -847,6 +875,16 @@ impl AggregatorImpl for Landmarks2Face {
             let s = lock(&self.settings);
             (s.mode, s.expression, s.model.clone())
         };
+        // Under a strict provider still loading in the background: wait here, with the state lock
+        // released (queries and property reads go on meanwhile).
+        let waiter = lock(&self.state)
+            .as_ref()
+            .and_then(|s| s.generator.model.waiter());
+        if let Some((w, gate)) = waiter {
+            if w.wait(&gate).is_err() {
+                return Err(gst::FlowError::Flushing);
+            }
+        }
         let mut deferred = Deferred::default();
         let mut guard = lock(&self.state);
         let Some(state) = guard.as_mut() else {
@@ -953,11 +991,22 @@ impl AggregatorImpl for Landmarks2Face {
         if state.pending.is_none() {
             state.pending = state.records.pop();
         }
+        let reports = state.generator.model.take_reports();
+        if !reports.is_empty() {
+            state.provider = state
+                .generator
+                .model
+                .provider()
+                .map(|p| p.nick().to_string());
+        }
         drop(guard);
         for m in deferred.0 {
             let _ = obj.post_message(m);
         }
+        onnx::post_reports(obj.upcast_ref(), *CAT, reports);
         match out {
+            // Stopped (or flushed) while waiting for the generator's background load.
+            Err(_) if self.gate.is_flushing() => Err(gst::FlowError::Flushing),
             Ok(b) => obj.finish_buffer(b),
             Err(msg) => {
                 self.post_error_message(msg);
