@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use ort::memory::Allocator;
-use ort::session::{IoBinding, SharedSessionInner};
+use ort::session::{IoBinding, Session, SharedSessionInner};
 use ort::value::{Tensor, TensorRef};
 
 use super::identity::{Crop, Identity};
@@ -20,6 +20,9 @@ pub struct Generator {
     pub model: ModelHandle,
     pub crop: Crop,
     has_mask: bool,
+    /// Whether the mask's declared shape is [1, 1, S, S] (or N for 1): then the IoBinding
+    /// preallocates it.
+    mask_fixed: bool,
     /// The IoBinding for the identity of the last frame, made on its first frame.
     bound: Option<Bound>,
     /// The session for which no IoBinding could be made, and why (its frames take the plain
@@ -87,10 +90,17 @@ impl Generator {
             }
         }
         let has_mask = model.output("mask").is_some();
+        let mask_fixed = model
+            .output("mask")
+            .and_then(|m| m.shape.as_deref())
+            .is_some_and(
+                |d| matches!(d, [n, 1, h, w] if (*n == 1 || *n < 0) && *h == s && *w == s),
+            );
         Ok(Generator {
             model,
             crop,
             has_mask,
+            mask_fixed,
             bound: None,
             binding_failed: None,
             binding_note: None,
@@ -109,7 +119,9 @@ impl Generator {
         frame: &mut Vec<f32>,
         mask: &mut Vec<f32>,
     ) -> Result<(), String> {
-        let session = self.model.session.inner();
+        let (s, has_mask, mask_fixed) = (self.crop.size, self.has_mask, self.mask_fixed);
+        let sess = self.model.session()?;
+        let session = sess.inner();
         let current = self.bound.as_ref().is_some_and(|b| b.fits(&session, id));
         let failed = self
             .binding_failed
@@ -119,7 +131,7 @@ impl Generator {
             // The previous binding (another identity or another session) goes first: its
             // tensors are freed before the new ones are allocated.
             self.bound = None;
-            match Bound::new(&self.model, id, self.crop.size, self.has_mask) {
+            match Bound::new(sess, id, s, has_mask, mask_fixed) {
                 Ok(b) => self.bound = Some(b),
                 // Not an error: the plain run does the same work.
                 Err(e) => {
@@ -128,9 +140,8 @@ impl Generator {
                 }
             }
         }
-        let (s, has_mask) = (self.crop.size, self.has_mask);
         if let Some(b) = self.bound.as_mut().filter(|b| b.fits(&session, id)) {
-            match b.run(&mut self.model, target, s, has_mask, frame, mask) {
+            match b.run(sess, target, s, has_mask, frame, mask) {
                 Ok(()) => return Ok(()),
                 // Not tried on a GPU yet: a bound run that fails leaves the binding for this
                 // session, and the plain run says whether the model itself fails.
@@ -245,9 +256,14 @@ struct Bound {
 impl Bound {
     /// Binds the reference inputs of `id` and preallocated outputs to a new IoBinding of
     /// `model`'s session. Called again for another identity or another session.
-    fn new(model: &Model, id: &Identity, s: usize, has_mask: bool) -> Result<Bound, String> {
+    fn new(
+        session: &Session,
+        id: &Identity,
+        s: usize,
+        has_mask: bool,
+        mask_fixed: bool,
+    ) -> Result<Bound, String> {
         let err = |what: &str, e: ort::Error| format!("IoBinding: {what}: {e}");
-        let session = &model.session;
         let mut io = session
             .create_binding()
             .map_err(|e| err("cannot create", e))?;
@@ -272,10 +288,7 @@ impl Bound {
         if has_mask {
             // A mask whose declared shape is [1, 1, S, S] (or N for 1) is preallocated; any other
             // (unchecked by the contract, ignored unless S x S) is left to ONNX Runtime.
-            let fixed = model.output("mask").and_then(|m| m.shape.as_deref()).is_some_and(
-                |d| matches!(d, [n, 1, h, w] if (*n == 1 || *n < 0) && *h == s as i64 && *w == s as i64),
-            );
-            if fixed {
+            if mask_fixed {
                 let m = Tensor::<f32>::new(&cpu, [1usize, 1, s, s]).map_err(|e| err("mask", e))?;
                 io.bind_output("mask", m).map_err(|e| err("mask", e))?;
             } else {
@@ -299,7 +312,7 @@ impl Bound {
     /// One frame: binds `target` and runs.
     fn run(
         &mut self,
-        model: &mut Model,
+        session: &mut Session,
         target: &[[f32; 2]; N_POINTS],
         s: usize,
         has_mask: bool,
@@ -315,8 +328,7 @@ impl Bound {
         self.io
             .bind_input("target_landmarks", &self.target)
             .map_err(|e| format!("IoBinding: target_landmarks: {e}"))?;
-        let out = model
-            .session
+        let out = session
             .run_binding(&self.io)
             .map_err(|e| format!("ONNX Runtime failed to run the model: {e}"))?;
         copy_outputs(&out, s, has_mask, frame, mask)
@@ -329,7 +341,7 @@ mod tests {
     use crate::landmarks::mean_face;
     use crate::onnx::{ExecutionProvider, SessionOptions};
 
-    fn model() -> Model {
+    fn model() -> ModelHandle {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/landmarks2face.onnx");
         let opts = SessionOptions {
@@ -337,7 +349,8 @@ mod tests {
             threads: 1,
             ..SessionOptions::default()
         };
-        Model::load(&path, &opts).expect("the default model loads")
+        ModelHandle::open(&path, &opts, crate::onnx::LoadGate::default())
+            .expect("the default model loads")
     }
 
     /// A 320x320 picture (a pattern that depends on `seed`) with the mean face on it.
@@ -383,7 +396,7 @@ mod tests {
                 "{:?}",
                 g.binding_failed.as_ref().map(|f| &f.1)
             );
-            let session = g.model.session.inner();
+            let session = g.model.session().unwrap().inner();
             assert!(g.bound.as_ref().is_some_and(|b| b.fits(&session, id)));
             assert_eq!(f0.len(), 3 * g.crop.size * g.crop.size);
             assert_eq!(m0.len(), m1.len());
