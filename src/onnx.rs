@@ -4,11 +4,12 @@
 //! - The runtime library is loaded once per process ([`environment`]). It is looked for at
 //!   `ORT_DYLIB_PATH` when set, else where `scripts/setup.sh` puts it
 //!   (`$XDG_DATA_HOME/talkingface/onnxruntime/libonnxruntime.so`), else in the system library folders.
-//! - [`Model::load`] opens a model with the execution provider policy of the `execution-provider`
-//!   property (auto = TensorRT (with CUDA in the same session for the nodes TensorRT cannot take),
-//!   then CUDA, then CPU; or one of them, strictly), records why each
-//!   provider that failed was refused, and reads the model's `talkingface.*` metadata and its
-//!   input and output signatures so that each element can check the model against the contract.
+//! - [`ModelHandle::open`] opens a model on the CPU at once and reads its `talkingface.*` metadata
+//!   and its input and output signatures, so that each element can check the model against the
+//!   contract; [`ModelHandle::start_gpu`] then builds the session of the `execution-provider`
+//!   policy in the background (auto = TensorRT (with CUDA in the same session for the nodes
+//!   TensorRT cannot take), then CUDA, then CPU; or one of them, strictly), recording why each
+//!   provider that failed was refused.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -96,12 +97,19 @@ pub fn set_plugin_file(path: PathBuf) {
     let _ = PLUGIN_FILE.set(path);
 }
 
-/// Whether the plugin runs from an installed copy: loaded from a file outside the source tree it
-/// was built from (`scripts/setup.sh` copies it to the user's GStreamer plugin folder).
+/// Whether the plugin runs from an installed copy (`scripts/setup.sh` copies it to the user's
+/// GStreamer plugin folder): loaded from a file neither in the source tree it was built from nor
+/// in a cargo target folder (one with cargo's CACHEDIR.TAG up to three levels above the file:
+/// target/debug/, target/debug/deps/; CARGO_TARGET_DIR may put it outside the source tree).
 fn installed() -> bool {
-    PLUGIN_FILE
-        .get()
-        .is_some_and(|f| !f.starts_with(env!("CARGO_MANIFEST_DIR")))
+    PLUGIN_FILE.get().is_some_and(|f| {
+        !f.starts_with(env!("CARGO_MANIFEST_DIR"))
+            && !f
+                .ancestors()
+                .skip(1)
+                .take(3)
+                .any(|d| d.join("CACHEDIR.TAG").is_file())
+    })
 }
 
 /// Where a default model (`models/<file>`) is looked for. An installed plugin looks first in the
@@ -258,18 +266,6 @@ pub struct TensorSpec {
     pub name: String,
     /// `None` for a value that is not a float tensor.
     pub shape: Option<Vec<i64>>,
-}
-
-/// An opened model: the session, the provider it runs on, and what it says about itself.
-pub struct Model {
-    pub session: Session,
-    pub provider: Provider,
-    /// Providers that were tried before and why each failed.
-    pub failures: Vec<(Provider, String)>,
-    /// `talkingface.*` metadata, keys without the prefix.
-    pub meta: BTreeMap<String, String>,
-    pub inputs: Vec<TensorSpec>,
-    pub outputs: Vec<TensorSpec>,
 }
 
 fn specs(outlets: &[ort::value::Outlet]) -> Vec<TensorSpec> {
@@ -529,88 +525,6 @@ fn precheck(path: &Path) -> Result<&'static Environment, String> {
     }
     check_model_file(path)?;
     environment()
-}
-
-impl Model {
-    /// Opens `path` under the provider policy. Reads metadata and signatures; the caller checks
-    /// them against its part of the contract.
-    pub fn load(path: &Path, opts: &SessionOptions) -> Result<Model, String> {
-        let env = precheck(path)?;
-        let mut failures = Vec::new();
-        let mut chosen = None;
-        for &p in opts.provider.chain() {
-            match open_with(env, path, p, opts, None) {
-                Ok(s) => {
-                    chosen = Some((s, p));
-                    break;
-                }
-                Err(e) => failures.push((p, e)),
-            }
-        }
-        let Some((session, provider)) = chosen else {
-            // Whether the file itself is the cause: ONNX Runtime's own verdict on CPU (already
-            // tried when the chain has CPU).
-            let cpu = match failures.iter().find(|(p, _)| *p == Provider::Cpu) {
-                Some((_, e)) => Err(e.clone()),
-                None => open_with(env, path, Provider::Cpu, opts, None).map(drop),
-            };
-            if let Err(e) = cpu {
-                return Err(format!(
-                    "model file {} cannot be loaded by ONNX Runtime: {e}",
-                    path.display()
-                ));
-            }
-            let why = failures
-                .iter()
-                .map(|(p, e)| format!("{}: {e}", p.nick()))
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(format!(
-                "cannot open model {} on the requested execution provider: {why}",
-                path.display()
-            ));
-        };
-        let (meta, inputs, outputs) = read_info(&session, path)?;
-        Ok(Model {
-            session,
-            provider,
-            failures,
-            meta,
-            inputs,
-            outputs,
-        })
-    }
-
-    pub fn input(&self, name: &str) -> Option<&TensorSpec> {
-        self.inputs.iter().find(|s| s.name == name)
-    }
-
-    pub fn output(&self, name: &str) -> Option<&TensorSpec> {
-        self.outputs.iter().find(|s| s.name == name)
-    }
-
-    /// A metadata value (key without prefix), or an error naming the missing key.
-    pub fn meta_str(&self, key: &str) -> Result<&str, String> {
-        meta_str(&self.meta, key)
-    }
-
-    /// A metadata value parsed as `T`, or an error naming the key and the value.
-    pub fn meta_parse<T: std::str::FromStr>(&self, key: &str) -> Result<T, String> {
-        meta_parse(&self.meta, key)
-    }
-
-    /// Checks the keys common to every model: kind and version.
-    pub fn check_kind(&self, kind: &str) -> Result<(), String> {
-        check_kind(&self.meta, kind)
-    }
-
-    /// A human-readable list of the providers that failed, for the log.
-    pub fn failure_report(&self) -> Vec<String> {
-        self.failures
-            .iter()
-            .map(|(p, e)| format!("{} unavailable: {e}", p.nick()))
-            .collect()
-    }
 }
 
 /// Names of the properties [`session_properties`] makes (besides the read-only `provider`).

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use gsttalkingface::onnx::{self, Model, SessionOptions};
+use gsttalkingface::onnx::{self, LoadGate, ModelHandle, SessionOptions};
 
 #[test]
 fn failed_load_is_retried_and_the_log_goes_to_gst_debug() {
@@ -42,7 +42,8 @@ fn failed_load_is_retried_and_the_log_goes_to_gst_debug() {
         threads: 1,
         ..SessionOptions::default()
     };
-    Model::load(std::path::Path::new(model), &opts).expect("test model loads");
+    ModelHandle::open(std::path::Path::new(model), &opts, LoadGate::default())
+        .expect("test model loads");
     let n = lines.lock().unwrap().len();
     assert!(n > 0, "no ONNX Runtime log line reached GStreamer's log");
 }
