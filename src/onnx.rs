@@ -634,6 +634,17 @@ impl LoadGate {
     pub fn is_flushing(&self) -> bool {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
+
+    /// The element's state change: a streaming thread waiting for a background model load
+    /// gives up at PAUSED→READY (so that the pads can deactivate at once); READY→PAUSED lets it
+    /// wait again.
+    pub fn on_state_change(&self, transition: gst::StateChange) {
+        match transition {
+            gst::StateChange::PausedToReady => self.set_flushing(true),
+            gst::StateChange::ReadyToPaused => self.set_flushing(false),
+            _ => {}
+        }
+    }
 }
 
 /// How often a waiting streaming thread looks at its [`LoadGate`].

@@ -1304,13 +1304,7 @@ impl ElementImpl for Audio2Landmarks {
                 .as_ref()
                 .is_some_and(|st| st.opened_with != want)
         };
-        match transition {
-            // A streaming thread waiting for a background model load gives up, so that the pads
-            // can deactivate at once.
-            gst::StateChange::PausedToReady => self.gate.set_flushing(true),
-            gst::StateChange::ReadyToPaused => self.gate.set_flushing(false),
-            _ => {}
-        }
+        self.gate.on_state_change(transition);
         if transition == gst::StateChange::NullToReady || reopen {
             if reopen {
                 gst::info!(

@@ -558,13 +558,8 @@ impl ElementImpl for Landmarks2Face {
                 .as_ref()
                 .is_some_and(|st| !st.opened_with.same_resources(&want))
         };
-        match transition {
-            // The aggregate thread, if it waits for the generator's background load, gives up,
-            // so that the pads can deactivate at once.
-            gst::StateChange::PausedToReady => self.gate.set_flushing(true),
-            gst::StateChange::ReadyToPaused => self.gate.set_flushing(false),
-            _ => {}
-        }
+        // The aggregate thread, if it waits for the generator's background load, gives up.
+        self.gate.on_state_change(transition);
         if transition == gst::StateChange::NullToReady || reopen {
             if let Err(msg) = self.open() {
                 self.post_error_message(msg);
