@@ -330,6 +330,12 @@ def main(argv):
     limit = int(os.environ.get("REALDATA_LIMIT", "0"))
     if limit:
         clips = clips[:limit] + [c for c in clips if c[0] != "s1"]
+    # REALDATA_SHARD=k/n: fill the per-clip cache for every n-th clip only (run n of them at once on
+    # n cores), then one plain run gathers the corpus from the cache
+    shard = os.environ.get("REALDATA_SHARD", "")
+    if shard:
+        k_sh, n_sh = (int(x) for x in shard.split("/"))
+        clips = clips[k_sh::n_sh]
     role = split([c for s, c, *_ in clip_list() if s == "s1"])
     skipped, items, bad_frames = {}, [], 0
     for k, (spk, clip, video, ap) in enumerate(clips):
@@ -352,6 +358,9 @@ def main(argv):
                       "phones": word_phones(words) if words else []})
         if (k + 1) % 50 == 0:
             print(f"realdata: {k + 1}/{len(clips)} clips, {time.time() - t0:.0f} s", flush=True)
+    if shard:
+        print(f"realdata: shard {shard}: {len(items)} clips cached, skipped {skipped}", flush=True)
+        return
     with open(CACHE / "corpus.pkl.tmp", "wb") as f:
         pickle.dump(items, f, protocol=4)
     os.replace(CACHE / "corpus.pkl.tmp", CACHE / "corpus.pkl")
