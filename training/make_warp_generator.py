@@ -44,11 +44,152 @@ def anchors():
     return np.array(pts, dtype=np.float64)
 
 
+# The mouth's own triangles, by hand: the upper lip's band between the outer (48-54) and inner
+# (60-64) upper lip lines, the lower lip's between 54-59, 48 and 64-67, 60, and the interior between
+# the inner lip lines. The mean face's mouth is closed (its inner lip pairs coincide), so a Delaunay
+# triangulation there drops points 63, 66 and 67 as duplicates and joins upper-lip points to
+# lower-lip ones across the mouth: opened in the reference, such a triangle spans lip and cavity,
+# and closing the mouth then samples the cavity (teeth) into the lips.
+UPPER_LIP = [(48, 49, 60), (49, 61, 60), (49, 50, 61), (50, 62, 61), (50, 51, 62), (51, 52, 62),
+             (52, 63, 62), (52, 53, 63), (53, 64, 63), (53, 54, 64)]
+LOWER_LIP = [(54, 55, 64), (55, 65, 64), (55, 56, 65), (56, 66, 65), (56, 57, 66), (57, 58, 66),
+             (58, 67, 66), (58, 59, 67), (59, 60, 67), (59, 48, 60)]
+INTERIOR = [(60, 61, 67), (61, 66, 67), (61, 62, 66), (62, 65, 66), (62, 63, 65), (63, 64, 65)]
+OUTER_LIP = list(range(48, 60))
+
+
+def _inside(poly, p):
+    """Crossing-number test of point p in polygon poly [K, 2]."""
+    c = False
+    for a, b in zip(poly, np.roll(poly, -1, axis=0)):
+        if (a[1] > p[1]) != (b[1] > p[1]) and p[0] < a[0] + (b[0] - a[0]) * (p[1] - a[1]) / (b[1] - a[1]):
+            c = not c
+    return c
+
+
 def triangles():
+    """Control points (68 landmarks, then the anchors) and triangles [T, 3]: Delaunay on the mean
+    face without the inner lips, the triangles inside the outer lip line replaced by the mouth's own
+    (UPPER_LIP, LOWER_LIP, INTERIOR). The topology stays fixed; checked to tile the hull."""
     verts = np.concatenate([MEAN, anchors()], axis=0)
-    tri = Delaunay(verts).simplices.astype(np.int64)
-    # Keep the mouth's inner region triangulated across the lips; the topology stays fixed.
+    keep = np.array([i for i in range(len(verts)) if not 60 <= i < 68])
+    tri = keep[Delaunay(verts[keep]).simplices]
+    poly = MEAN[OUTER_LIP]
+    tri = [t for t in tri if not _inside(poly, verts[t].mean(axis=0))]
+    edges = {frozenset(e) for t in tri for e in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0]))}
+    ring = {frozenset((a, b)) for a, b in zip(OUTER_LIP, OUTER_LIP[1:] + OUTER_LIP[:1])}
+    assert ring <= edges, "the outer lip line is not a Delaunay edge path"
+    tri = np.array([list(t) for t in tri] + UPPER_LIP + LOWER_LIP + INTERIOR, dtype=np.int64)
+    # Tiling check on the mean face with the mouth opened (no degenerate mouth triangles there).
+    v = verts.copy()
+    v[[55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.03
+    area = lambda t: 0.5 * abs((v[t[1], 0] - v[t[0], 0]) * (v[t[2], 1] - v[t[0], 1])
+                               - (v[t[1], 1] - v[t[0], 1]) * (v[t[2], 0] - v[t[0], 0]))
+    from scipy.spatial import ConvexHull
+    assert abs(sum(area(t) for t in tri) - ConvexHull(v).volume) < 1e-9, "mesh does not tile the hull"
     return verts, tri
+
+
+# Exact mouth box: (width, height) as fractions of the crop, in whole pixels of it, centred on the
+# target's 20 mouth points; the piecewise-affine map is evaluated at every pixel there.
+BOX = (0.375, 0.3125)
+# Its triangles: those with a vertex on the mouth, the lower jaw (3-13) or the nose's base (31-35),
+# which cover the box on any face the crop frame produces.
+BOX_POINTS = set(range(48, 68)) | set(range(3, 14)) | set(range(31, 36))
+BOX_FEATHER = 6  # pixels over which the exact map takes over from the coarse one at the box edge
+
+
+def mouth_box(g, size, box, tri, minv, B, valid, disp):
+    """The displacement `disp` [N, 2, S, S] (the coarse grid's, upsampled) replaced, in a box of whole
+    crop pixels around the target's mouth, by the exact per-pixel piecewise-affine map.
+
+    The coarse grid interpolates the displacement across triangle edges. Where the target closes a
+    mouth that is open in the reference, the triangles between the inner lips collapse and the
+    displacement jumps at the lip line (above it pixels sample the upper lip, below it the lower
+    lip): interpolated, it samples the teeth and cavity in between, a visible sliver. Per pixel, the
+    jump stays a jump. The box's map is pasted with GridSample (nearest, exact at pixel centres)."""
+    bw, bh = (int(round(f * size)) for f in box)
+    sub = np.array([i for i, t in enumerate(tri) if BOX_POINTS & set(int(v) for v in t)], np.int64)
+    ts = len(sub)
+    sub_c = g.const(sub, "box_tri")
+    minv_s = g.op("Gather", [minv, sub_c], axis=1)  # [N, Ts, 3, 3]
+    B_s = g.op("Gather", [B, sub_c], axis=1)  # [N, Ts, 2, 3]
+    valid_s = g.op("Gather", [valid, sub_c], axis=1)  # [N, Ts]
+    # Box origin in whole pixels: floor(centre * S - box / 2), [N, 2].
+    mouth = g.op("Gather", ["target_landmarks", g.const(np.arange(48, 68, dtype=np.int64))], axis=1)
+    centre = g.op("ReduceMean", [mouth], axes=[1], keepdims=0)  # [N, 2]
+    org = g.op("Floor", [g.op("Sub", [g.op("Mul", [centre, g.const(np.float32(size))]),
+                                      g.const(np.array([bw / 2, bh / 2], np.float32))])])
+    org3 = g.op("Unsqueeze", [org, g.const(np.array([2], np.int64))])  # [N, 2, 1]
+    jy, jx = np.meshgrid(np.arange(bh) + 0.5, np.arange(bw) + 0.5, indexing="ij")
+    J = np.stack([jx.reshape(-1), jy.reshape(-1)], 0)[None].astype(np.float32)  # [1, 2, P], pixels
+    xy = g.op("Div", [g.op("Add", [org3, g.const(J, "box_pix")]), g.const(np.float32(size))])  # [N, 2, P]
+    x0 = g.op("Slice", [xy, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)),
+                        g.const(np.array([1], np.int64))])
+    ones = g.op("Add", [g.op("Mul", [x0, g.const(np.float32(0.0))]), g.const(np.float32(1.0))])
+    X = g.op("Unsqueeze", [g.op("Concat", [xy, ones], axis=1), g.const(np.array([1], np.int64))])  # [N, 1, 3, P]
+    lam = g.op("MatMul", [minv_s, X])  # [N, Ts, 3, P]
+    score = g.op("ReduceMin", [lam], axes=[2], keepdims=0)  # [N, Ts, P]
+    valid_e = g.op("Unsqueeze", [valid_s, g.const(np.array([2], np.int64))])
+    score = g.op("Where", [valid_e, score, g.const(np.float32(-1e9))])
+    best = g.op("ReduceMax", [score], axes=[1], keepdims=1)  # [N, 1, P]
+    onehot = g.op("Cast", [g.op("Equal", [score, best])], to=TensorProto.FLOAT)
+    onehot = g.op("Div", [onehot, g.op("ReduceSum", [onehot, g.const(np.array([1], np.int64))], keepdims=1)])
+    src = g.op("MatMul", [B_s, X])  # [N, Ts, 2, P]
+    oh = g.op("Unsqueeze", [onehot, g.const(np.array([2], np.int64))])
+    src = g.op("ReduceSum", [g.op("Mul", [src, oh]), g.const(np.array([1], np.int64))], keepdims=0)  # [N, 2, P]
+    dbox = g.op("Reshape", [g.op("Sub", [src, xy]), g.const(np.array([0, 2, bh, bw], np.int64))])
+    # Weight: inside one of the box's triangles, feathered over the box's outer pixels.
+    cov = g.op("Cast", [g.op("Greater", [best, g.const(np.float32(-1e-4))])], to=TensorProto.FLOAT)
+    cov = g.op("Reshape", [cov, g.const(np.array([0, 1, bh, bw], np.int64))])
+    ey = np.minimum(np.arange(bh), np.arange(bh)[::-1])[:, None]
+    ex = np.minimum(np.arange(bw), np.arange(bw)[::-1])[None, :]
+    win = np.clip((np.minimum(ex, ey) + 1.0) / (BOX_FEATHER + 1.0), 0.0, 1.0)[None, None].astype(np.float32)
+    w = g.op("Mul", [cov, g.const(win, "box_window")])
+    boxmap = g.op("Concat", [g.op("Mul", [dbox, w]), w], axis=1)  # [N, 3, bh, bw], premultiplied
+    # Paste: crop pixel i samples box pixel i - origin (nearest; zeros outside the box).
+    pix = np.stack(np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5, indexing="xy"), 0)[None]
+    org4 = g.op("Unsqueeze", [org3, g.const(np.array([3], np.int64))])  # [N, 2, 1, 1]
+    gp = g.op("Sub", [g.op("Mul", [g.op("Sub", [g.const(pix.astype(np.float32), "crop_pix"), org4]),
+                                   g.const(np.array([2.0 / bw, 2.0 / bh], np.float32).reshape(1, 2, 1, 1))]),
+                      g.const(np.float32(1.0))])
+    gp = g.op("Transpose", [gp], perm=[0, 2, 3, 1])
+    pasted = g.op("GridSample", [boxmap, gp], mode="nearest", padding_mode="zeros", align_corners=0)
+    dfine = g.op("Slice", [pasted, g.const(np.array([0], np.int64)), g.const(np.array([2], np.int64)),
+                           g.const(np.array([1], np.int64))])
+    wf = g.op("Slice", [pasted, g.const(np.array([2], np.int64)), g.const(np.array([3], np.int64)),
+                        g.const(np.array([1], np.int64))])
+    return g.op("Add", [g.op("Mul", [disp, g.op("Sub", [g.const(np.float32(1.0)), wf])]), dfine])
+
+
+# Closing a mouth that the reference shows open: the reference's inner lip points (61-63, 65-67) are
+# moved this share of the way towards their outer partners (50-52, 58-56), so that the lips' inner
+# edges in the output sample lip, not the teeth or cavity right at the landmarks' edge.
+LIP_IN = 0.2
+LIP_IN_GAP = 0.03  # ... fully once the target's inner-lip gap is this much (crop units) below the reference's
+LIP_PAIRS = [(61, 50), (62, 51), (63, 52), (65, 56), (66, 57), (67, 58)]
+
+
+def lips_inward(g, share):
+    """reference_landmarks with the inner lips moved into the lips by `share` of the lip thickness,
+    times how much more closed the target's mouth is than the reference's (0 when it is not)."""
+    partner = np.arange(68)
+    w = np.zeros((1, 68, 1), np.float32)
+    for i, o in LIP_PAIRS:
+        partner[i], w[0, i, 0] = o, share
+    rl = "reference_landmarks"
+    delta = g.op("Sub", [g.op("Gather", [rl, g.const(partner.astype(np.int64))], axis=1), rl])  # [N, 68, 2]
+
+    def gap(lm):  # mean inner-lip gap along y, [N, 1, 1]
+        y = g.op("Slice", [lm, g.const(np.array([1], np.int64)), g.const(np.array([2], np.int64)),
+                           g.const(np.array([2], np.int64))])
+        lo = g.op("Gather", [y, g.const(np.array([67, 66, 65], np.int64))], axis=1)
+        up = g.op("Gather", [y, g.const(np.array([61, 62, 63], np.int64))], axis=1)
+        return g.op("ReduceMean", [g.op("Sub", [lo, up])], axes=[1], keepdims=1)
+
+    closing = g.op("Clip", [g.op("Div", [g.op("Sub", [gap(rl), gap("target_landmarks")]), g.const(np.float32(LIP_IN_GAP))]),
+                            g.const(np.float32(0.0)), g.const(np.float32(1.0))])
+    return g.op("Add", [rl, g.op("Mul", [g.op("Mul", [delta, g.const(w, "lip_in")]), closing])])
 
 
 class G:
@@ -75,7 +216,7 @@ class G:
         return out[0] if len(out) == 1 else out
 
 
-def build(size: int, grid: int):
+def build(size: int, grid: int, box=BOX, lip_in=LIP_IN):
     verts, tri = triangles()
     n_anchor = verts.shape[0] - 68
     T = tri.shape[0]
@@ -88,7 +229,8 @@ def build(size: int, grid: int):
     a_shape = g.op("Concat", [n_dim, g.const(np.array([n_anchor, 2], np.int64))], axis=0)
     anchors_n = g.op("Expand", [anchor_c, a_shape])
     tgt = g.op("Concat", ["target_landmarks", anchors_n], axis=1)
-    ref = g.op("Concat", ["reference_landmarks", anchors_n], axis=1)
+    ref_lm = lips_inward(g, lip_in) if lip_in > 0 else "reference_landmarks"
+    ref = g.op("Concat", [ref_lm, anchors_n], axis=1)
 
     tri_idx = g.const(tri.reshape(-1), "tri")  # [T*3]
     tv = g.op("Gather", [tgt, tri_idx], axis=1)  # [N, T*3, 2]
@@ -153,6 +295,8 @@ def build(size: int, grid: int):
     fs = (np.arange(size) + 0.5) / size
     fy, fx = np.meshgrid(fs, fs, indexing="ij")
     ident_f = g.const(np.stack([fx, fy], axis=0)[None].astype(np.float32), "ident_fine")  # [1, 2, S, S]
+    if box:
+        disp = mouth_box(g, size, box, tri, minv, B, valid, disp)
     flow = g.op("Add", [disp, ident_f])  # [N, 2, S, S] reference positions in [0, 1]
     gridt = g.op("Transpose", [flow], perm=[0, 2, 3, 1])
     gridt = g.op("Sub", [g.op("Mul", [gridt, g.const(np.float32(2.0))]), g.const(np.float32(1.0))])
@@ -283,9 +427,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--grid", type=int, default=64)
+    ap.add_argument("--no-box", action="store_true", help="no exact mouth box (the coarse grid everywhere)")
+    ap.add_argument("--lip-in", type=float, default=LIP_IN)
     ap.add_argument("--out", default=str(ROOT / "models" / "landmarks2face.onnx"))
     a = ap.parse_args()
-    model = build(a.size, a.grid)
+    model = build(a.size, a.grid, None if a.no_box else BOX, a.lip_in)
     onnx.save(model, a.out)
     print(f"wrote {a.out}: {pathlib.Path(a.out).stat().st_size} bytes")
 
