@@ -5,19 +5,26 @@ target's lips part more than the reference's. No learned weights; no training da
 The graph (standard ONNX operators only, opset 17, so it runs on TensorRT, CUDA and CPU):
 
 1. Control points: the 68 landmarks plus fixed anchors on and near the crop border (same place in
-   reference and target), triangulated once (Delaunay on the mean face, models/mean_face.txt,
-   which is also the crop frame: the crop puts the outer eye corners where the canonical frame does).
+   reference and target), triangulated once: Delaunay on the mean face (models/mean_face.txt, which
+   is also the crop frame: the crop puts the outer eye corners where the canonical frame does)
+   outside the outer lip line, and the mouth by hand inside it (upper lip band, lower lip band,
+   interior; see UPPER_LIP).
 2. On a coarse G x G grid of target positions, each triangle's barycentric coordinates are computed
    in closed form; each grid point takes the triangle that contains it (largest minimum barycentric
    coordinate) and maps through that triangle's affine map to a reference position.
-3. The coarse map is upsampled (bilinear) to S x S and the reference is sampled there (GridSample).
-4. Mouth interior: inside the target's inner-lip polygon (crossing-number test), where the target
+3. The coarse map is upsampled (bilinear) to S x S; in a box of whole pixels around the target's
+   mouth the same map is computed exactly at every pixel for the mouth's triangles (mouth_box), so
+   that a mouth closing over an open one keeps its lip line sharp; the reference is sampled there
+   (GridSample).
+4. Closing an open mouth (lips_inward): the lips' inner edges sample a little inside the reference's
+   lips, and what is left of the interior samples the upper lip, so no teeth or cavity show.
+5. Mouth interior: inside the target's inner-lip polygon (crossing-number test), where the target
    mouth is more open than the reference's, a cavity is painted: upper teeth below the upper lip,
    a dark, shaded cavity below, lower teeth at the bottom edge, all softened at the edges.
-5. `mask`: where the face changed (displacement or painted interior), feathered, zero at the border,
+6. `mask`: where the face changed (displacement or painted interior), feathered, zero at the border,
    for pasting the crop back into the full portrait.
 
-    python3 training/make_warp_generator.py [--size 256] [--grid 64]
+    python3 training/make_warp_generator.py [--size 256] [--grid 64] [--no-box] [--lip-in 0.3]
 """
 import argparse
 import pathlib
@@ -67,6 +74,9 @@ def _inside(poly, p):
     return c
 
 
+N_ANCHORS = len(anchors())
+
+
 def triangles():
     """Control points (68 landmarks, then the anchors) and triangles [T, 3]: Delaunay on the mean
     face without the inner lips, the triangles inside the outer lip line replaced by the mouth's own
@@ -93,13 +103,12 @@ def triangles():
 # Exact mouth box: (width, height) as fractions of the crop, in whole pixels of it, centred on the
 # target's 20 mouth points; the piecewise-affine map is evaluated at every pixel there.
 BOX = (0.375, 0.3125)
-# Its triangles: those with a vertex on the mouth, the lower jaw (3-13) or the nose's base (31-35),
-# which cover the box on any face the crop frame produces.
-BOX_POINTS = set(range(48, 68)) | set(range(3, 14)) | set(range(31, 36))
+# Its triangles: the mouth's own (UPPER_LIP, LOWER_LIP, INTERIOR), where the displacement jumps when a
+# mouth closes; elsewhere in the box (and outside it) the coarse map stays.
 BOX_FEATHER = 6  # pixels over which the exact map takes over from the coarse one at the box edge
 
 
-def mouth_box(g, size, box, tri, minv, B, valid, disp):
+def mouth_box(g, size, box, minv, B, valid, disp):
     """The displacement `disp` [N, 2, S, S] (the coarse grid's, upsampled) replaced, in a box of whole
     crop pixels around the target's mouth, by the exact per-pixel piecewise-affine map.
 
@@ -109,7 +118,8 @@ def mouth_box(g, size, box, tri, minv, B, valid, disp):
     lip): interpolated, it samples the teeth and cavity in between, a visible sliver. Per pixel, the
     jump stays a jump. The box's map is pasted with GridSample (nearest, exact at pixel centres)."""
     bw, bh = (int(round(f * size)) for f in box)
-    sub = np.array([i for i, t in enumerate(tri) if BOX_POINTS & set(int(v) for v in t)], np.int64)
+    mouth_tri = set(UPPER_LIP + LOWER_LIP + INTERIOR)
+    sub = np.array([i for i, t in enumerate(triangles()[1]) if tuple(int(v) for v in t) in mouth_tri], np.int64)
     ts = len(sub)
     sub_c = g.const(sub, "box_tri")
     minv_s = g.op("Gather", [minv, sub_c], axis=1)  # [N, Ts, 3, 3]
@@ -162,17 +172,24 @@ def mouth_box(g, size, box, tri, minv, B, valid, disp):
     return g.op("Add", [g.op("Mul", [disp, g.op("Sub", [g.const(np.float32(1.0)), wf])]), dfine])
 
 
-# Closing a mouth that the reference shows open: the reference's inner lip points (61-63, 65-67) are
-# moved this share of the way towards their outer partners (50-52, 58-56), so that the lips' inner
-# edges in the output sample lip, not the teeth or cavity right at the landmarks' edge.
-LIP_IN = 0.2
-LIP_IN_GAP = 0.03  # ... fully once the target's inner-lip gap is this much (crop units) below the reference's
+# Closing a mouth that the reference shows open (the target's inner lips nearly meet where the
+# reference's are apart): the reference's inner lip points (61-63, 65-67) are moved this share of
+# the way towards their outer partners (50-52, 56-58) for the lips' triangles, so that the lips'
+# inner edges in the output sample lip, not the teeth or cavity at the landmarks' edge; and the
+# interior's triangles get their own reference points, the lower ones moved onto the (moved) upper
+# lip line, so that what is left of the interior (slivers where the lips meet at a slant) shows lip.
+LIP_IN = 0.3
+LIP_IN_GAP = 0.03  # fully once the target's inner-lip gap is this much (crop units) below the reference's
+CLOSED_GAP = 0.015  # ... and the target's own gap is zero; none from this gap up (speech keeps its lips)
 LIP_PAIRS = [(61, 50), (62, 51), (63, 52), (65, 56), (66, 57), (67, 58)]
+INNER = list(range(60, 68))
+UPPER_OF = {65: 63, 66: 62, 67: 61}
 
 
 def lips_inward(g, share):
-    """reference_landmarks with the inner lips moved into the lips by `share` of the lip thickness,
-    times how much more closed the target's mouth is than the reference's (0 when it is not)."""
+    """(reference landmarks for the lips' triangles [N, 68, 2], reference points 60-67 for the
+    interior's triangles [N, 8, 2]); both the reference's own when the target's mouth is not nearly
+    closed or not more closed than the reference's."""
     partner = np.arange(68)
     w = np.zeros((1, 68, 1), np.float32)
     for i, o in LIP_PAIRS:
@@ -187,9 +204,31 @@ def lips_inward(g, share):
         up = g.op("Gather", [y, g.const(np.array([61, 62, 63], np.int64))], axis=1)
         return g.op("ReduceMean", [g.op("Sub", [lo, up])], axes=[1], keepdims=1)
 
-    closing = g.op("Clip", [g.op("Div", [g.op("Sub", [gap(rl), gap("target_landmarks")]), g.const(np.float32(LIP_IN_GAP))]),
-                            g.const(np.float32(0.0)), g.const(np.float32(1.0))])
-    return g.op("Add", [rl, g.op("Mul", [g.op("Mul", [delta, g.const(w, "lip_in")]), closing])])
+    one, zero = g.const(np.float32(1.0)), g.const(np.float32(0.0))
+    gt = gap("target_landmarks")
+    more = g.op("Clip", [g.op("Div", [g.op("Sub", [gap(rl), gt]), g.const(np.float32(LIP_IN_GAP))]), zero, one])
+    shut = g.op("Clip", [g.op("Sub", [one, g.op("Div", [gt, g.const(np.float32(CLOSED_GAP))])]), zero, one])
+    closing = g.op("Mul", [more, shut])  # [N, 1, 1]
+    lips = g.op("Add", [rl, g.op("Mul", [g.op("Mul", [delta, g.const(w, "lip_in")]), closing])])
+    # Mouth corners, one copy for each lip: 60 and 64 moved towards 49 and 53 (upper lip), 59 and 55
+    # (lower lip), by the same share.
+    cidx, cto = [60, 64, 60, 64], [49, 53, 59, 55]
+    cfrom = g.op("Gather", [rl, g.const(np.array(cidx, np.int64))], axis=1)  # [N, 4, 2]
+    cdir = g.op("Sub", [g.op("Gather", [rl, g.const(np.array(cto, np.int64))], axis=1), cfrom])
+    corners = g.op("Add", [cfrom, g.op("Mul", [g.op("Mul", [cdir, g.const(np.float32(share))]), closing])])
+    # Interior: 60-67 of `lips` (the corners the upper lip's), the lower ones (65-67) moved onto their
+    # upper partners by `closing`.
+    c_up = g.op("Slice", [corners, g.const(np.array([0], np.int64)), g.const(np.array([2], np.int64)),
+                          g.const(np.array([1], np.int64))])  # [N, 2, 2]: 60u, 64u
+    up = [UPPER_OF.get(i, i) for i in INNER]
+    inner = g.op("Gather", [lips, g.const(np.array(INNER, np.int64))], axis=1)  # [N, 8, 2]
+    upper = g.op("Gather", [lips, g.const(np.array(up, np.int64))], axis=1)
+    inner = g.op("Add", [inner, g.op("Mul", [g.op("Sub", [upper, inner]), closing])])
+    # Order 60-67 with 60 and 64 from c_up: [60u, 61, 62, 63, 64u, 65, 66, 67].
+    sl = lambda t, a, b: g.op("Slice", [t, g.const(np.array([a], np.int64)), g.const(np.array([b], np.int64)),
+                                        g.const(np.array([1], np.int64))])
+    interior = g.op("Concat", [sl(c_up, 0, 1), sl(inner, 1, 4), sl(c_up, 1, 2), sl(inner, 5, 8)], axis=1)
+    return lips, g.op("Concat", [interior, corners], axis=1)  # [N, 12, 2]: interior 60-67, then 60u 64u 60l 64l
 
 
 class G:
@@ -228,9 +267,27 @@ def build(size: int, grid: int, box=BOX, lip_in=LIP_IN):
     n_dim = g.op("Slice", [shape_a, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64))])
     a_shape = g.op("Concat", [n_dim, g.const(np.array([n_anchor, 2], np.int64))], axis=0)
     anchors_n = g.op("Expand", [anchor_c, a_shape])
-    tgt = g.op("Concat", ["target_landmarks", anchors_n], axis=1)
-    ref_lm = lips_inward(g, lip_in) if lip_in > 0 else "reference_landmarks"
-    ref = g.op("Concat", [ref_lm, anchors_n], axis=1)
+    if lip_in > 0:
+        # The interior's triangles get their own control points (copies of 60-67, after the anchors).
+        # So do the mouth corners of each lip's band (60 and 64 of UPPER_LIP, then of LOWER_LIP).
+        first = verts.shape[0]
+        rows = [tuple(int(v) for v in t) for t in tri]
+        tri = tri.copy()
+        for k, r in enumerate(rows):
+            if r in INTERIOR:
+                tri[k] = [first + v - 60 for v in r]
+            elif r in UPPER_LIP:
+                tri[k] = [first + 8 if v == 60 else first + 9 if v == 64 else v for v in r]
+            elif r in LOWER_LIP:
+                tri[k] = [first + 10 if v == 60 else first + 11 if v == 64 else v for v in r]
+        verts = np.concatenate([verts, verts[60:68], verts[[60, 64, 60, 64]]], axis=0)
+        ref_lm, ref_in = lips_inward(g, lip_in)
+        tgt_in = g.op("Gather", ["target_landmarks", g.const(np.array(INNER + [60, 64, 60, 64], np.int64))], axis=1)
+        tgt = g.op("Concat", ["target_landmarks", anchors_n, tgt_in], axis=1)
+        ref = g.op("Concat", [ref_lm, anchors_n, ref_in], axis=1)
+    else:
+        tgt = g.op("Concat", ["target_landmarks", anchors_n], axis=1)
+        ref = g.op("Concat", ["reference_landmarks", anchors_n], axis=1)
 
     tri_idx = g.const(tri.reshape(-1), "tri")  # [T*3]
     tv = g.op("Gather", [tgt, tri_idx], axis=1)  # [N, T*3, 2]
@@ -296,7 +353,7 @@ def build(size: int, grid: int, box=BOX, lip_in=LIP_IN):
     fy, fx = np.meshgrid(fs, fs, indexing="ij")
     ident_f = g.const(np.stack([fx, fy], axis=0)[None].astype(np.float32), "ident_fine")  # [1, 2, S, S]
     if box:
-        disp = mouth_box(g, size, box, tri, minv, B, valid, disp)
+        disp = mouth_box(g, size, box, minv, B, valid, disp)
     flow = g.op("Add", [disp, ident_f])  # [N, 2, S, S] reference positions in [0, 1]
     gridt = g.op("Transpose", [flow], perm=[0, 2, 3, 1])
     gridt = g.op("Sub", [g.op("Mul", [gridt, g.const(np.float32(2.0))]), g.const(np.float32(1.0))])
@@ -409,10 +466,11 @@ def build(size: int, grid: int, box=BOX, lip_in=LIP_IN):
     graph = helper.make_graph(g.nodes, "landmarks2face_warp", inputs, outputs, g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="talkingface-training")
     model.ir_version = 8
+    box_txt = f", per pixel in a {round(box[0] * size)}x{round(box[1] * size)} mouth box" if box else ""
     meta = {
         "kind": "landmarks2face",
         "version": "1",
-        "description": f"piecewise-affine landmark warp ({T} triangles, {grid}x{grid} control grid) with a synthesized mouth interior; no learned weights",
+        "description": f"piecewise-affine landmark warp ({T} triangles, {grid}x{grid} control grid{box_txt}) with a synthesized mouth interior; no learned weights",
         "size": str(size),
         "crop": CROP,
     }
