@@ -108,6 +108,18 @@ BOX = (0.375, 0.3125)
 BOX_FEATHER = 6  # pixels over which the exact map takes over from the coarse one at the box edge
 
 
+def chosen_map(g, B, onehot, X, t):
+    """Each point's chosen triangle's affine map applied to it: B [N, t, 2, 3] (the triangles'
+    maps), onehot [N, t, P] (1 for the chosen triangle; ties share), X [3, P] or [N, 1, 3, P]
+    (x, y, 1) -> [N, 2, P]. As matrix products (the maps weighted by the choice, then applied), which
+    ONNX Runtime runs much faster than reducing over the triangle axis of [N, t, 2, P]."""
+    bf = g.op("Reshape", [g.op("Transpose", [B], perm=[0, 2, 3, 1]), g.const(np.array([0, 6, t], np.int64))])
+    m6 = g.op("MatMul", [bf, onehot])  # [N, 6, P]: sum of the chosen maps' coefficients
+    cnt = g.op("MatMul", [g.const(np.ones((1, t), np.float32)), onehot])  # [N, 1, P]
+    m = g.op("Reshape", [g.op("Div", [m6, cnt]), g.const(np.array([0, 2, 3, -1], np.int64))])  # [N, 2, 3, P]
+    return g.op("ReduceSum", [g.op("Mul", [m, X]), g.const(np.array([2], np.int64))], keepdims=0)
+
+
 def mouth_box(g, size, box, minv, B, valid, disp):
     """The displacement `disp` [N, 2, S, S] (the coarse grid's, upsampled) replaced, in a box of whole
     crop pixels around the target's mouth, by the exact per-pixel piecewise-affine map.
@@ -144,10 +156,7 @@ def mouth_box(g, size, box, minv, B, valid, disp):
     score = g.op("Where", [valid_e, score, g.const(np.float32(-1e9))])
     best = g.op("ReduceMax", [score], axes=[1], keepdims=1)  # [N, 1, P]
     onehot = g.op("Cast", [g.op("Equal", [score, best])], to=TensorProto.FLOAT)
-    onehot = g.op("Div", [onehot, g.op("ReduceSum", [onehot, g.const(np.array([1], np.int64))], keepdims=1)])
-    src = g.op("MatMul", [B_s, X])  # [N, Ts, 2, P]
-    oh = g.op("Unsqueeze", [onehot, g.const(np.array([2], np.int64))])
-    src = g.op("ReduceSum", [g.op("Mul", [src, oh]), g.const(np.array([1], np.int64))], keepdims=0)  # [N, 2, P]
+    src = chosen_map(g, B_s, onehot, X, ts)  # [N, 2, P]
     dbox = g.op("Reshape", [g.op("Sub", [src, xy]), g.const(np.array([0, 2, bh, bw], np.int64))])
     # Weight: inside one of the box's triangles, feathered over the box's outer pixels.
     cov = g.op("Cast", [g.op("Greater", [best, g.const(np.float32(-1e-4))])], to=TensorProto.FLOAT)
@@ -327,22 +336,35 @@ def build(size: int, grid: int, box=BOX, lip_in=LIP_IN):
     cs = (np.arange(grid) + 0.5) / grid
     gy, gx = np.meshgrid(cs, cs, indexing="ij")
     X = np.stack([gx.reshape(-1), gy.reshape(-1), np.ones(grid * grid)], axis=0).astype(np.float32)
-    Xc = g.const(X, "grid")
-    lam = g.op("MatMul", [minv, Xc])  # [N, T, 3, GG]
-    score = g.op("ReduceMin", [lam], axes=[2], keepdims=0)  # [N, T, GG]
+    # Barycentric coordinates with the points first ([N, GG, T, 3]), so that the reductions over the
+    # triangles run along the innermost axis (much faster in ONNX Runtime than across it).
+    # The third coordinate is 1 minus the other two; the score is the smallest of the three.
+    xt = g.const(np.ascontiguousarray(X.T), "grid_t")  # [GG, 3]
+
+    def bary(i):  # [N, GG, T]
+        row = g.op("Slice", [minv, g.const(np.array([i], np.int64)), g.const(np.array([i + 1], np.int64)),
+                             g.const(np.array([2], np.int64))])  # [N, T, 1, 3]
+        row = g.op("Transpose", [g.op("Reshape", [row, g.const(np.array([0, T, 3], np.int64))])], perm=[0, 2, 1])
+        return g.op("MatMul", [xt, row])
+
+    l1, l2 = bary(0), bary(1)
+    l3 = g.op("Sub", [g.op("Sub", [g.const(np.float32(1.0)), l1]), l2])
+    score = g.op("Min", [l1, l2, l3])  # [N, GG, T]
     neg = g.const(np.float32(-1e9))
-    valid_e = g.op("Unsqueeze", [valid, g.const(np.array([2], np.int64))])
+    valid_e = g.op("Unsqueeze", [valid, g.const(np.array([1], np.int64))])  # [N, 1, T]
     score = g.op("Where", [valid_e, score, neg])
-    best = g.op("ReduceMax", [score], axes=[1], keepdims=1)
-    onehot = g.op("Cast", [g.op("Equal", [score, best])], to=TensorProto.FLOAT)  # [N, T, GG]
-    cnt = g.op("ReduceSum", [onehot, g.const(np.array([1], np.int64))], keepdims=1)
-    onehot = g.op("Div", [onehot, cnt])
+    best = g.op("ReduceMax", [score], axes=[2], keepdims=1)  # [N, GG, 1]
+    onehot = g.op("Cast", [g.op("Equal", [score, best])], to=TensorProto.FLOAT)  # [N, GG, T]
     # Affine maps target -> reference: B = R^T Minv, R^T [N, T, 2, 3].
     rT = g.op("Transpose", [rv], perm=[0, 1, 3, 2])
     B = g.op("MatMul", [rT, minv])  # [N, T, 2, 3]
-    src = g.op("MatMul", [B, Xc])  # [N, T, 2, GG]
-    oh = g.op("Unsqueeze", [onehot, g.const(np.array([2], np.int64))])
-    src = g.op("ReduceSum", [g.op("Mul", [src, oh]), g.const(np.array([1], np.int64))], keepdims=0)  # [N, 2, GG]
+    # The chosen triangle's map (ties share it) applied to each point.
+    m6 = g.op("MatMul", [onehot, g.op("Reshape", [B, g.const(np.array([0, T, 6], np.int64))])])  # [N, GG, 6]
+    cnt = g.op("ReduceSum", [onehot, g.const(np.array([2], np.int64))], keepdims=1)  # [N, GG, 1]
+    m = g.op("Reshape", [g.op("Div", [m6, cnt]), g.const(np.array([0, grid * grid, 2, 3], np.int64))])
+    src = g.op("ReduceSum", [g.op("Mul", [m, g.const(X.T.reshape(grid * grid, 1, 3).copy(), "grid_t3")]),
+                             g.const(np.array([3], np.int64))], keepdims=0)  # [N, GG, 2]
+    src = g.op("Transpose", [src], perm=[0, 2, 1])  # [N, 2, GG]
     src = g.op("Reshape", [src, g.const(np.array([0, 2, grid, grid], np.int64))])
     # Displacement on the coarse grid, upsampled, added to the fine identity grid (exact at rest).
     ident_c = g.const(X[:2].reshape(1, 2, grid, grid), "ident_coarse")
