@@ -95,27 +95,50 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", nargs="+", default=[str(C.ROOT / "models" / "landmarks2face.onnx")])
     ap.add_argument("--portrait", default=PORTRAIT)
-    ap.add_argument("--photo", help="an open-mouthed picture, used as the open portrait as it is")
+    ap.add_argument("--photo", nargs="+", help="open-mouthed pictures, each used as the open portrait as it is")
     ap.add_argument("--open", type=float, default=0.08)
     ap.add_argument("--speech", type=float, default=0.05)
     ap.add_argument("--out")
     ap.add_argument("--speed", action="store_true")
+    ap.add_argument("--strip", help="write a figure: per picture, the mouth of the open portrait, then of "
+                                    "silence neutral by each model")
     a = ap.parse_args()
     an = face.FaceAnalyzer()
+    out = pathlib.Path(a.out) if a.out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    gens = [Gen(p) for p in a.model]
+    rows = []
+    for pic in a.photo or [a.portrait]:
+        rows.append(run(a, an, gens, pic, bool(a.photo), out))
+    if a.strip:
+        fig = np.concatenate(rows, 0)
+        Image.fromarray(fig).save(a.strip, optimize=True)
+        print(f"wrote {a.strip}: {pathlib.Path(a.strip).stat().st_size} bytes")
+
+
+def mouth_crop(img, lm, size=(240, 132)):
+    """The mouth region (2 mouth widths by 1.1) of a 256 crop, scaled to `size`."""
+    c = lm[48:68].mean(0) * 256
+    w = (lm[54, 0] - lm[48, 0]) * 256
+    x0, y0 = int(c[0] - w), int(c[1] - 0.55 * w)
+    x1, y1 = x0 + int(2 * w), y0 + int(1.1 * w)
+    im = Image.fromarray(img).crop((x0, y0, x1, y1))
+    return np.asarray(im.resize(size, Image.LANCZOS))
+
+
+def run(a, an, gens, pic, as_is, out):
     s = 256
-    src = np.asarray(Image.open(a.photo or a.portrait).convert("RGB"))
+    src = np.asarray(Image.open(pic).convert("RGB"))
     p = an.landmarks68(src)
     sim = C.to_crop(p[36], p[45])
     crop = C.crop_image(src, sim, s)
     lm = analyse(an, crop, s)
-    print(f"portrait as given: opening {canon.mouth_opening(lm):.3f}")
-    out = pathlib.Path(a.out) if a.out else None
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
-    for path in a.model:
-        g = Gen(path)
-        name = pathlib.Path(path).stem
-        if a.photo:
+    print(f"{pathlib.Path(pic).name}: opening as given {canon.mouth_opening(lm):.3f}")
+    strip = []
+    for g in gens:
+        name = pathlib.Path(g.path).stem
+        if as_is:
             opened, lo = crop, lm
         else:
             opened = g(crop, lm, open_mouth(lm, a.open))
@@ -128,9 +151,15 @@ def main():
         line = " ".join(f"{k} {v:.3f}" for k, v in m.items())
         if a.speed:
             line += f"; {g.speed(opened, lo, close_mouth(lo)):.1f} ms CPU"
-        print(f"{name}: {line}")
+        print(f"  {name}: {line}")
         if out:
             Image.fromarray(np.concatenate([opened, keep, neutral, speech], 1)).save(out / f"{name}.png")
+        if not strip:
+            strip.append(mouth_crop(opened, lo))
+        strip.append(mouth_crop(neutral, lo))
+    sep = np.full((strip[0].shape[0], 4, 3), 255, np.uint8)
+    row = np.concatenate([x for im in strip for x in (im, sep)][:-1], 1)
+    return np.concatenate([row, np.full((4, row.shape[1], 3), 255, np.uint8)], 0)
 
 
 if __name__ == "__main__":
