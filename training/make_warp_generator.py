@@ -5,19 +5,26 @@ target's lips part more than the reference's. No learned weights; no training da
 The graph (standard ONNX operators only, opset 17, so it runs on TensorRT, CUDA and CPU):
 
 1. Control points: the 68 landmarks plus fixed anchors on and near the crop border (same place in
-   reference and target), triangulated once (Delaunay on the mean face, models/mean_face.txt,
-   which is also the crop frame: the crop puts the outer eye corners where the canonical frame does).
+   reference and target), triangulated once: Delaunay on the mean face (models/mean_face.txt, which
+   is also the crop frame: the crop puts the outer eye corners where the canonical frame does)
+   outside the outer lip line, and the mouth by hand inside it (upper lip band, lower lip band,
+   interior; see UPPER_LIP).
 2. On a coarse G x G grid of target positions, each triangle's barycentric coordinates are computed
    in closed form; each grid point takes the triangle that contains it (largest minimum barycentric
    coordinate) and maps through that triangle's affine map to a reference position.
-3. The coarse map is upsampled (bilinear) to S x S and the reference is sampled there (GridSample).
-4. Mouth interior: inside the target's inner-lip polygon (crossing-number test), where the target
+3. The coarse map is upsampled (bilinear) to S x S; in a box of whole pixels around the target's
+   mouth the same map is computed exactly at every pixel for the mouth's triangles (mouth_box), so
+   that a mouth closing over an open one keeps its lip line sharp; the reference is sampled there
+   (GridSample).
+4. Closing an open mouth (lips_inward): the lips' inner edges sample a little inside the reference's
+   lips, and what is left of the interior samples the upper lip, so no teeth or cavity show.
+5. Mouth interior: inside the target's inner-lip polygon (crossing-number test), where the target
    mouth is more open than the reference's, a cavity is painted: upper teeth below the upper lip,
    a dark, shaded cavity below, lower teeth at the bottom edge, all softened at the edges.
-5. `mask`: where the face changed (displacement or painted interior), feathered, zero at the border,
+6. `mask`: where the face changed (displacement or painted interior), feathered, zero at the border,
    for pasting the crop back into the full portrait.
 
-    python3 training/make_warp_generator.py [--size 256] [--grid 64]
+    python3 training/make_warp_generator.py [--size 256] [--grid 64] [--no-box] [--lip-in 0.3]
 """
 import argparse
 import pathlib
@@ -44,11 +51,193 @@ def anchors():
     return np.array(pts, dtype=np.float64)
 
 
+# The mouth's own triangles, by hand: the upper lip's band between the outer (48-54) and inner
+# (60-64) upper lip lines, the lower lip's between 54-59, 48 and 64-67, 60, and the interior between
+# the inner lip lines. The mean face's mouth is closed (its inner lip pairs coincide), so a Delaunay
+# triangulation there drops points 63, 66 and 67 as duplicates and joins upper-lip points to
+# lower-lip ones across the mouth: opened in the reference, such a triangle spans lip and cavity,
+# and closing the mouth then samples the cavity (teeth) into the lips.
+UPPER_LIP = [(48, 49, 60), (49, 61, 60), (49, 50, 61), (50, 62, 61), (50, 51, 62), (51, 52, 62),
+             (52, 63, 62), (52, 53, 63), (53, 64, 63), (53, 54, 64)]
+LOWER_LIP = [(54, 55, 64), (55, 65, 64), (55, 56, 65), (56, 66, 65), (56, 57, 66), (57, 58, 66),
+             (58, 67, 66), (58, 59, 67), (59, 60, 67), (59, 48, 60)]
+INTERIOR = [(60, 61, 67), (61, 66, 67), (61, 62, 66), (62, 65, 66), (62, 63, 65), (63, 64, 65)]
+OUTER_LIP = list(range(48, 60))
+
+
+def _inside(poly, p):
+    """Crossing-number test of point p in polygon poly [K, 2]."""
+    c = False
+    for a, b in zip(poly, np.roll(poly, -1, axis=0)):
+        if (a[1] > p[1]) != (b[1] > p[1]) and p[0] < a[0] + (b[0] - a[0]) * (p[1] - a[1]) / (b[1] - a[1]):
+            c = not c
+    return c
+
+
+N_ANCHORS = len(anchors())
+
+
 def triangles():
+    """Control points (68 landmarks, then the anchors) and triangles [T, 3]: Delaunay on the mean
+    face without the inner lips, the triangles inside the outer lip line replaced by the mouth's own
+    (UPPER_LIP, LOWER_LIP, INTERIOR). The topology stays fixed; checked to tile the hull."""
     verts = np.concatenate([MEAN, anchors()], axis=0)
-    tri = Delaunay(verts).simplices.astype(np.int64)
-    # Keep the mouth's inner region triangulated across the lips; the topology stays fixed.
+    keep = np.array([i for i in range(len(verts)) if not 60 <= i < 68])
+    tri = keep[Delaunay(verts[keep]).simplices]
+    poly = MEAN[OUTER_LIP]
+    tri = [t for t in tri if not _inside(poly, verts[t].mean(axis=0))]
+    edges = {frozenset(e) for t in tri for e in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0]))}
+    ring = {frozenset((a, b)) for a, b in zip(OUTER_LIP, OUTER_LIP[1:] + OUTER_LIP[:1])}
+    assert ring <= edges, "the outer lip line is not a Delaunay edge path"
+    tri = np.array([list(t) for t in tri] + UPPER_LIP + LOWER_LIP + INTERIOR, dtype=np.int64)
+    # Tiling check on the mean face with the mouth opened (no degenerate mouth triangles there).
+    v = verts.copy()
+    v[[55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.03
+    area = lambda t: 0.5 * abs((v[t[1], 0] - v[t[0], 0]) * (v[t[2], 1] - v[t[0], 1])
+                               - (v[t[1], 1] - v[t[0], 1]) * (v[t[2], 0] - v[t[0], 0]))
+    from scipy.spatial import ConvexHull
+    assert abs(sum(area(t) for t in tri) - ConvexHull(v).volume) < 1e-9, "mesh does not tile the hull"
     return verts, tri
+
+
+# Exact mouth box: (width, height) as fractions of the crop, in whole pixels of it, centred on the
+# target's 20 mouth points; the piecewise-affine map is evaluated at every pixel there.
+BOX = (0.375, 0.3125)
+# Its triangles: the mouth's own (UPPER_LIP, LOWER_LIP, INTERIOR), where the displacement jumps when a
+# mouth closes; elsewhere in the box (and outside it) the coarse map stays.
+BOX_FEATHER = 6  # pixels over which the exact map takes over from the coarse one at the box edge
+
+
+def chosen_map(g, B, onehot, X, t):
+    """Each point's chosen triangle's affine map applied to it: B [N, t, 2, 3] (the triangles'
+    maps), onehot [N, t, P] (1 for the chosen triangle; ties share), X [3, P] or [N, 1, 3, P]
+    (x, y, 1) -> [N, 2, P]. As matrix products (the maps weighted by the choice, then applied), which
+    ONNX Runtime runs much faster than reducing over the triangle axis of [N, t, 2, P]."""
+    bf = g.op("Reshape", [g.op("Transpose", [B], perm=[0, 2, 3, 1]), g.const(np.array([0, 6, t], np.int64))])
+    m6 = g.op("MatMul", [bf, onehot])  # [N, 6, P]: sum of the chosen maps' coefficients
+    cnt = g.op("MatMul", [g.const(np.ones((1, t), np.float32)), onehot])  # [N, 1, P]
+    m = g.op("Reshape", [g.op("Div", [m6, cnt]), g.const(np.array([0, 2, 3, -1], np.int64))])  # [N, 2, 3, P]
+    return g.op("ReduceSum", [g.op("Mul", [m, X]), g.const(np.array([2], np.int64))], keepdims=0)
+
+
+def mouth_box(g, size, box, minv, B, valid, disp):
+    """The displacement `disp` [N, 2, S, S] (the coarse grid's, upsampled) replaced, in a box of whole
+    crop pixels around the target's mouth, by the exact per-pixel piecewise-affine map.
+
+    The coarse grid interpolates the displacement across triangle edges. Where the target closes a
+    mouth that is open in the reference, the triangles between the inner lips collapse and the
+    displacement jumps at the lip line (above it pixels sample the upper lip, below it the lower
+    lip): interpolated, it samples the teeth and cavity in between, a visible sliver. Per pixel, the
+    jump stays a jump. The box's map is pasted with GridSample (nearest, exact at pixel centres)."""
+    bw, bh = (int(round(f * size)) for f in box)
+    mouth_tri = set(UPPER_LIP + LOWER_LIP + INTERIOR)
+    sub = np.array([i for i, t in enumerate(triangles()[1]) if tuple(int(v) for v in t) in mouth_tri], np.int64)
+    ts = len(sub)
+    sub_c = g.const(sub, "box_tri")
+    minv_s = g.op("Gather", [minv, sub_c], axis=1)  # [N, Ts, 3, 3]
+    B_s = g.op("Gather", [B, sub_c], axis=1)  # [N, Ts, 2, 3]
+    valid_s = g.op("Gather", [valid, sub_c], axis=1)  # [N, Ts]
+    # Box origin in whole pixels: floor(centre * S - box / 2), [N, 2].
+    mouth = g.op("Gather", ["target_landmarks", g.const(np.arange(48, 68, dtype=np.int64))], axis=1)
+    centre = g.op("ReduceMean", [mouth], axes=[1], keepdims=0)  # [N, 2]
+    org = g.op("Floor", [g.op("Sub", [g.op("Mul", [centre, g.const(np.float32(size))]),
+                                      g.const(np.array([bw / 2, bh / 2], np.float32))])])
+    org3 = g.op("Unsqueeze", [org, g.const(np.array([2], np.int64))])  # [N, 2, 1]
+    jy, jx = np.meshgrid(np.arange(bh) + 0.5, np.arange(bw) + 0.5, indexing="ij")
+    J = np.stack([jx.reshape(-1), jy.reshape(-1)], 0)[None].astype(np.float32)  # [1, 2, P], pixels
+    xy = g.op("Div", [g.op("Add", [org3, g.const(J, "box_pix")]), g.const(np.float32(size))])  # [N, 2, P]
+    x0 = g.op("Slice", [xy, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)),
+                        g.const(np.array([1], np.int64))])
+    ones = g.op("Add", [g.op("Mul", [x0, g.const(np.float32(0.0))]), g.const(np.float32(1.0))])
+    X = g.op("Unsqueeze", [g.op("Concat", [xy, ones], axis=1), g.const(np.array([1], np.int64))])  # [N, 1, 3, P]
+    lam = g.op("MatMul", [minv_s, X])  # [N, Ts, 3, P]
+    score = g.op("ReduceMin", [lam], axes=[2], keepdims=0)  # [N, Ts, P]
+    valid_e = g.op("Unsqueeze", [valid_s, g.const(np.array([2], np.int64))])
+    score = g.op("Where", [valid_e, score, g.const(np.float32(-1e9))])
+    best = g.op("ReduceMax", [score], axes=[1], keepdims=1)  # [N, 1, P]
+    onehot = g.op("Cast", [g.op("Equal", [score, best])], to=TensorProto.FLOAT)
+    src = chosen_map(g, B_s, onehot, X, ts)  # [N, 2, P]
+    dbox = g.op("Reshape", [g.op("Sub", [src, xy]), g.const(np.array([0, 2, bh, bw], np.int64))])
+    # Weight: inside one of the box's triangles, feathered over the box's outer pixels.
+    cov = g.op("Cast", [g.op("Greater", [best, g.const(np.float32(-1e-4))])], to=TensorProto.FLOAT)
+    cov = g.op("Reshape", [cov, g.const(np.array([0, 1, bh, bw], np.int64))])
+    ey = np.minimum(np.arange(bh), np.arange(bh)[::-1])[:, None]
+    ex = np.minimum(np.arange(bw), np.arange(bw)[::-1])[None, :]
+    win = np.clip((np.minimum(ex, ey) + 1.0) / (BOX_FEATHER + 1.0), 0.0, 1.0)[None, None].astype(np.float32)
+    w = g.op("Mul", [cov, g.const(win, "box_window")])
+    boxmap = g.op("Concat", [g.op("Mul", [dbox, w]), w], axis=1)  # [N, 3, bh, bw], premultiplied
+    # Paste: crop pixel i samples box pixel i - origin (nearest; zeros outside the box).
+    pix = np.stack(np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5, indexing="xy"), 0)[None]
+    org4 = g.op("Unsqueeze", [org3, g.const(np.array([3], np.int64))])  # [N, 2, 1, 1]
+    gp = g.op("Sub", [g.op("Mul", [g.op("Sub", [g.const(pix.astype(np.float32), "crop_pix"), org4]),
+                                   g.const(np.array([2.0 / bw, 2.0 / bh], np.float32).reshape(1, 2, 1, 1))]),
+                      g.const(np.float32(1.0))])
+    gp = g.op("Transpose", [gp], perm=[0, 2, 3, 1])
+    pasted = g.op("GridSample", [boxmap, gp], mode="nearest", padding_mode="zeros", align_corners=0)
+    dfine = g.op("Slice", [pasted, g.const(np.array([0], np.int64)), g.const(np.array([2], np.int64)),
+                           g.const(np.array([1], np.int64))])
+    wf = g.op("Slice", [pasted, g.const(np.array([2], np.int64)), g.const(np.array([3], np.int64)),
+                        g.const(np.array([1], np.int64))])
+    return g.op("Add", [g.op("Mul", [disp, g.op("Sub", [g.const(np.float32(1.0)), wf])]), dfine])
+
+
+# Closing a mouth that the reference shows open (the target's inner lips nearly meet where the
+# reference's are apart): the reference's inner lip points (61-63, 65-67) are moved this share of
+# the way towards their outer partners (50-52, 56-58) for the lips' triangles, so that the lips'
+# inner edges in the output sample lip, not the teeth or cavity at the landmarks' edge; and the
+# interior's triangles get their own reference points, the lower ones moved onto the (moved) upper
+# lip line, so that what is left of the interior (slivers where the lips meet at a slant) shows lip.
+LIP_IN = 0.3
+LIP_IN_GAP = 0.03  # fully once the target's inner-lip gap is this much (crop units) below the reference's
+CLOSED_GAP = 0.015  # ... and the target's own gap is zero; none from this gap up (speech keeps its lips)
+LIP_PAIRS = [(61, 50), (62, 51), (63, 52), (65, 56), (66, 57), (67, 58)]
+INNER = list(range(60, 68))
+UPPER_OF = {65: 63, 66: 62, 67: 61}
+
+
+def lips_inward(g, share):
+    """(reference landmarks for the lips' triangles [N, 68, 2], reference points 60-67 for the
+    interior's triangles [N, 8, 2]); both the reference's own when the target's mouth is not nearly
+    closed or not more closed than the reference's."""
+    partner = np.arange(68)
+    w = np.zeros((1, 68, 1), np.float32)
+    for i, o in LIP_PAIRS:
+        partner[i], w[0, i, 0] = o, share
+    rl = "reference_landmarks"
+    delta = g.op("Sub", [g.op("Gather", [rl, g.const(partner.astype(np.int64))], axis=1), rl])  # [N, 68, 2]
+
+    def gap(lm):  # mean inner-lip gap along y, [N, 1, 1]
+        y = g.op("Slice", [lm, g.const(np.array([1], np.int64)), g.const(np.array([2], np.int64)),
+                           g.const(np.array([2], np.int64))])
+        lo = g.op("Gather", [y, g.const(np.array([67, 66, 65], np.int64))], axis=1)
+        up = g.op("Gather", [y, g.const(np.array([61, 62, 63], np.int64))], axis=1)
+        return g.op("ReduceMean", [g.op("Sub", [lo, up])], axes=[1], keepdims=1)
+
+    one, zero = g.const(np.float32(1.0)), g.const(np.float32(0.0))
+    gt = gap("target_landmarks")
+    more = g.op("Clip", [g.op("Div", [g.op("Sub", [gap(rl), gt]), g.const(np.float32(LIP_IN_GAP))]), zero, one])
+    shut = g.op("Clip", [g.op("Sub", [one, g.op("Div", [gt, g.const(np.float32(CLOSED_GAP))])]), zero, one])
+    closing = g.op("Mul", [more, shut])  # [N, 1, 1]
+    lips = g.op("Add", [rl, g.op("Mul", [g.op("Mul", [delta, g.const(w, "lip_in")]), closing])])
+    # Mouth corners, one copy for each lip: 60 and 64 moved towards 49 and 53 (upper lip), 59 and 55
+    # (lower lip), by the same share.
+    cidx, cto = [60, 64, 60, 64], [49, 53, 59, 55]
+    cfrom = g.op("Gather", [rl, g.const(np.array(cidx, np.int64))], axis=1)  # [N, 4, 2]
+    cdir = g.op("Sub", [g.op("Gather", [rl, g.const(np.array(cto, np.int64))], axis=1), cfrom])
+    corners = g.op("Add", [cfrom, g.op("Mul", [g.op("Mul", [cdir, g.const(np.float32(share))]), closing])])
+    # Interior: 60-67 of `lips` (the corners the upper lip's), the lower ones (65-67) moved onto their
+    # upper partners by `closing`.
+    c_up = g.op("Slice", [corners, g.const(np.array([0], np.int64)), g.const(np.array([2], np.int64)),
+                          g.const(np.array([1], np.int64))])  # [N, 2, 2]: 60u, 64u
+    up = [UPPER_OF.get(i, i) for i in INNER]
+    inner = g.op("Gather", [lips, g.const(np.array(INNER, np.int64))], axis=1)  # [N, 8, 2]
+    upper = g.op("Gather", [lips, g.const(np.array(up, np.int64))], axis=1)
+    inner = g.op("Add", [inner, g.op("Mul", [g.op("Sub", [upper, inner]), closing])])
+    # Order 60-67 with 60 and 64 from c_up: [60u, 61, 62, 63, 64u, 65, 66, 67].
+    sl = lambda t, a, b: g.op("Slice", [t, g.const(np.array([a], np.int64)), g.const(np.array([b], np.int64)),
+                                        g.const(np.array([1], np.int64))])
+    interior = g.op("Concat", [sl(c_up, 0, 1), sl(inner, 1, 4), sl(c_up, 1, 2), sl(inner, 5, 8)], axis=1)
+    return lips, g.op("Concat", [interior, corners], axis=1)  # [N, 12, 2]: interior 60-67, then 60u 64u 60l 64l
 
 
 class G:
@@ -75,7 +264,7 @@ class G:
         return out[0] if len(out) == 1 else out
 
 
-def build(size: int, grid: int):
+def build(size: int, grid: int, box=BOX, lip_in=LIP_IN):
     verts, tri = triangles()
     n_anchor = verts.shape[0] - 68
     T = tri.shape[0]
@@ -87,8 +276,27 @@ def build(size: int, grid: int):
     n_dim = g.op("Slice", [shape_a, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64))])
     a_shape = g.op("Concat", [n_dim, g.const(np.array([n_anchor, 2], np.int64))], axis=0)
     anchors_n = g.op("Expand", [anchor_c, a_shape])
-    tgt = g.op("Concat", ["target_landmarks", anchors_n], axis=1)
-    ref = g.op("Concat", ["reference_landmarks", anchors_n], axis=1)
+    if lip_in > 0:
+        # The interior's triangles get their own control points (copies of 60-67, after the anchors).
+        # So do the mouth corners of each lip's band (60 and 64 of UPPER_LIP, then of LOWER_LIP).
+        first = verts.shape[0]
+        rows = [tuple(int(v) for v in t) for t in tri]
+        tri = tri.copy()
+        for k, r in enumerate(rows):
+            if r in INTERIOR:
+                tri[k] = [first + v - 60 for v in r]
+            elif r in UPPER_LIP:
+                tri[k] = [first + 8 if v == 60 else first + 9 if v == 64 else v for v in r]
+            elif r in LOWER_LIP:
+                tri[k] = [first + 10 if v == 60 else first + 11 if v == 64 else v for v in r]
+        verts = np.concatenate([verts, verts[60:68], verts[[60, 64, 60, 64]]], axis=0)
+        ref_lm, ref_in = lips_inward(g, lip_in)
+        tgt_in = g.op("Gather", ["target_landmarks", g.const(np.array(INNER + [60, 64, 60, 64], np.int64))], axis=1)
+        tgt = g.op("Concat", ["target_landmarks", anchors_n, tgt_in], axis=1)
+        ref = g.op("Concat", [ref_lm, anchors_n, ref_in], axis=1)
+    else:
+        tgt = g.op("Concat", ["target_landmarks", anchors_n], axis=1)
+        ref = g.op("Concat", ["reference_landmarks", anchors_n], axis=1)
 
     tri_idx = g.const(tri.reshape(-1), "tri")  # [T*3]
     tv = g.op("Gather", [tgt, tri_idx], axis=1)  # [N, T*3, 2]
@@ -128,22 +336,35 @@ def build(size: int, grid: int):
     cs = (np.arange(grid) + 0.5) / grid
     gy, gx = np.meshgrid(cs, cs, indexing="ij")
     X = np.stack([gx.reshape(-1), gy.reshape(-1), np.ones(grid * grid)], axis=0).astype(np.float32)
-    Xc = g.const(X, "grid")
-    lam = g.op("MatMul", [minv, Xc])  # [N, T, 3, GG]
-    score = g.op("ReduceMin", [lam], axes=[2], keepdims=0)  # [N, T, GG]
+    # Barycentric coordinates with the points first ([N, GG, T, 3]), so that the reductions over the
+    # triangles run along the innermost axis (much faster in ONNX Runtime than across it).
+    # The third coordinate is 1 minus the other two; the score is the smallest of the three.
+    xt = g.const(np.ascontiguousarray(X.T), "grid_t")  # [GG, 3]
+
+    def bary(i):  # [N, GG, T]
+        row = g.op("Slice", [minv, g.const(np.array([i], np.int64)), g.const(np.array([i + 1], np.int64)),
+                             g.const(np.array([2], np.int64))])  # [N, T, 1, 3]
+        row = g.op("Transpose", [g.op("Reshape", [row, g.const(np.array([0, T, 3], np.int64))])], perm=[0, 2, 1])
+        return g.op("MatMul", [xt, row])
+
+    l1, l2 = bary(0), bary(1)
+    l3 = g.op("Sub", [g.op("Sub", [g.const(np.float32(1.0)), l1]), l2])
+    score = g.op("Min", [l1, l2, l3])  # [N, GG, T]
     neg = g.const(np.float32(-1e9))
-    valid_e = g.op("Unsqueeze", [valid, g.const(np.array([2], np.int64))])
+    valid_e = g.op("Unsqueeze", [valid, g.const(np.array([1], np.int64))])  # [N, 1, T]
     score = g.op("Where", [valid_e, score, neg])
-    best = g.op("ReduceMax", [score], axes=[1], keepdims=1)
-    onehot = g.op("Cast", [g.op("Equal", [score, best])], to=TensorProto.FLOAT)  # [N, T, GG]
-    cnt = g.op("ReduceSum", [onehot, g.const(np.array([1], np.int64))], keepdims=1)
-    onehot = g.op("Div", [onehot, cnt])
+    best = g.op("ReduceMax", [score], axes=[2], keepdims=1)  # [N, GG, 1]
+    onehot = g.op("Cast", [g.op("Equal", [score, best])], to=TensorProto.FLOAT)  # [N, GG, T]
     # Affine maps target -> reference: B = R^T Minv, R^T [N, T, 2, 3].
     rT = g.op("Transpose", [rv], perm=[0, 1, 3, 2])
     B = g.op("MatMul", [rT, minv])  # [N, T, 2, 3]
-    src = g.op("MatMul", [B, Xc])  # [N, T, 2, GG]
-    oh = g.op("Unsqueeze", [onehot, g.const(np.array([2], np.int64))])
-    src = g.op("ReduceSum", [g.op("Mul", [src, oh]), g.const(np.array([1], np.int64))], keepdims=0)  # [N, 2, GG]
+    # The chosen triangle's map (ties share it) applied to each point.
+    m6 = g.op("MatMul", [onehot, g.op("Reshape", [B, g.const(np.array([0, T, 6], np.int64))])])  # [N, GG, 6]
+    cnt = g.op("ReduceSum", [onehot, g.const(np.array([2], np.int64))], keepdims=1)  # [N, GG, 1]
+    m = g.op("Reshape", [g.op("Div", [m6, cnt]), g.const(np.array([0, grid * grid, 2, 3], np.int64))])
+    src = g.op("ReduceSum", [g.op("Mul", [m, g.const(X.T.reshape(grid * grid, 1, 3).copy(), "grid_t3")]),
+                             g.const(np.array([3], np.int64))], keepdims=0)  # [N, GG, 2]
+    src = g.op("Transpose", [src], perm=[0, 2, 1])  # [N, 2, GG]
     src = g.op("Reshape", [src, g.const(np.array([0, 2, grid, grid], np.int64))])
     # Displacement on the coarse grid, upsampled, added to the fine identity grid (exact at rest).
     ident_c = g.const(X[:2].reshape(1, 2, grid, grid), "ident_coarse")
@@ -153,6 +374,8 @@ def build(size: int, grid: int):
     fs = (np.arange(size) + 0.5) / size
     fy, fx = np.meshgrid(fs, fs, indexing="ij")
     ident_f = g.const(np.stack([fx, fy], axis=0)[None].astype(np.float32), "ident_fine")  # [1, 2, S, S]
+    if box:
+        disp = mouth_box(g, size, box, minv, B, valid, disp)
     flow = g.op("Add", [disp, ident_f])  # [N, 2, S, S] reference positions in [0, 1]
     gridt = g.op("Transpose", [flow], perm=[0, 2, 3, 1])
     gridt = g.op("Sub", [g.op("Mul", [gridt, g.const(np.float32(2.0))]), g.const(np.float32(1.0))])
@@ -265,10 +488,11 @@ def build(size: int, grid: int):
     graph = helper.make_graph(g.nodes, "landmarks2face_warp", inputs, outputs, g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="talkingface-training")
     model.ir_version = 8
+    box_txt = f", per pixel in a {round(box[0] * size)}x{round(box[1] * size)} mouth box" if box else ""
     meta = {
         "kind": "landmarks2face",
         "version": "1",
-        "description": f"piecewise-affine landmark warp ({T} triangles, {grid}x{grid} control grid) with a synthesized mouth interior; no learned weights",
+        "description": f"piecewise-affine landmark warp ({T} triangles, {grid}x{grid} control grid{box_txt}) with a synthesized mouth interior; no learned weights",
         "size": str(size),
         "crop": CROP,
     }
@@ -283,9 +507,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--grid", type=int, default=64)
+    ap.add_argument("--no-box", action="store_true", help="no exact mouth box (the coarse grid everywhere)")
+    ap.add_argument("--lip-in", type=float, default=LIP_IN)
     ap.add_argument("--out", default=str(ROOT / "models" / "landmarks2face.onnx"))
     a = ap.parse_args()
-    model = build(a.size, a.grid)
+    model = build(a.size, a.grid, None if a.no_box else BOX, a.lip_in)
     onnx.save(model, a.out)
     print(f"wrote {a.out}: {pathlib.Path(a.out).stat().st_size} bytes")
 

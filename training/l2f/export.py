@@ -56,7 +56,7 @@ def prune(graph, outputs):
 def build(ckpt, size=SIZE, chroma=1.0):
     warp = mwg.build(size, 64)
     g = warp.graph
-    gs = [n for n in g.node if n.op_type == "GridSample"][0].output[0]
+    gs = [n for n in g.node if n.op_type == "GridSample" and n.input[0] == "reference"][0].output[0]
     for n in g.node:   # the warp's own outputs become internal tensors
         n.output[:] = ["warp_frame" if o == "frame" else "warp_mask" if o == "mask" else o for o in n.output]
     prune(g, [gs, "warp_mask"])

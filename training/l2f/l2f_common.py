@@ -79,7 +79,7 @@ def warp_session(size, with_painted=False):
     sys.path.insert(0, str(KIT))
     import make_warp_generator as mwg
     model = mwg.build(size, 64)
-    gs = [n for n in model.graph.node if n.op_type == "GridSample"]
+    gs = [n for n in model.graph.node if n.op_type == "GridSample" and n.input[0] == "reference"]
     assert len(gs) == 1
     model.graph.output.append(onnx.helper.make_tensor_value_info(gs[0].output[0], onnx.TensorProto.FLOAT,
                                                                  ["N", 3, size, size]))

@@ -1,0 +1,56 @@
+"""Side-by-side figure of the neutral-mouth test (issue 10): open portrait / silence keep / silence
+neutral / speech neutral, the lower face of each, from the PNGs that
+
+    L2F_TEST_OUT=DIR cargo test --release --test landmarks2face portrait_expression_neutral
+
+writes (open.png, keep.png, neutral.png, speech.png; the portrait is Debian's public-domain
+grace_hopper.jpg). --before DIR adds a second row from another run (e.g. the previous generator).
+
+    .venv/bin/python diagnostics/neutral_mouth_figure.py DIR [--before DIR0] [--out docs/images/neutral_mouth.png]
+"""
+import argparse
+import pathlib
+
+from PIL import Image, ImageDraw
+
+NAMES = [("open", "open portrait"), ("keep", "silence, keep"), ("neutral", "silence, neutral"),
+         ("speech", "speech, neutral")]
+BOX = (184, 226, 344, 346)  # the lower face in the 512x600 picture (x0, y0, x1, y1)
+SCALE = 1.5
+
+
+def row(d, label):
+    ims = [Image.open(pathlib.Path(d) / f"{n}.png").convert("RGB").crop(BOX) for n, _ in NAMES]
+    w, h = ims[0].size
+    w, h = int(w * SCALE), int(h * SCALE)
+    top = 16 if label is None else 32
+    out = Image.new("RGB", (4 * w + 3 * 4, h + top), "white")
+    dr = ImageDraw.Draw(out)
+    if label:
+        dr.text((4, 2), label, fill="black")
+    for k, (im, (_, title)) in enumerate(zip(ims, NAMES)):
+        out.paste(im.resize((w, h), Image.LANCZOS), (k * (w + 4), top))
+        dr.text((k * (w + 4) + 4, top - 14), title, fill="black")
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("--before")
+    ap.add_argument("--label", default="now")
+    ap.add_argument("--before-label", default="before")
+    ap.add_argument("--out", default=str(pathlib.Path(__file__).resolve().parents[2] / "docs" / "images" / "neutral_mouth.png"))
+    a = ap.parse_args()
+    rows = ([row(a.before, a.before_label)] if a.before else []) + [row(a.dir, a.label if a.before else None)]
+    out = Image.new("RGB", (rows[0].width, sum(r.height for r in rows)), "white")
+    y = 0
+    for r in rows:
+        out.paste(r, (0, y))
+        y += r.height
+    out.save(a.out, optimize=True)
+    print(f"wrote {a.out}: {pathlib.Path(a.out).stat().st_size} bytes")
+
+
+if __name__ == "__main__":
+    main()
