@@ -79,6 +79,7 @@ variant() {
     r_nonorm) export A2L_NORM=0 ;;
     r_normcrop) export A2L_NORM_STAT=crop ;;
     r_normspeech) export A2L_NORM_STAT=speech ;;
+    r_normvoice) export A2L_NORM_STAT=voice ;;
     r_mse) export A2L_CORR=0 A2L_STD=0 ;;
     r_corr) export A2L_CORR=0.1 A2L_STD=0 ;;
     r_std) export A2L_CORR=0 A2L_STD=0.1 ;;
@@ -96,7 +97,7 @@ variant() {
     la6) export A2L_PHONE=0 A2L_LOOKAHEAD=6 ;;
     ttsonly) export A2L_PHONE=0 A2L_EXTRA= ;;
     prior) export A2L_PHONE=0 A2L_TEACHER=prior A2L_VEL=2 A2L_EXTRA= ;;
-    *) echo "unknown variant $1 (phone D td wing cnngru_wing cnngru la0 la6 ttsonly prior; r_default r_noreal r_realonly r_noaug r_nonorm r_normcrop r_normspeech r_mse r_corr r_std r_corrstd r_td r_la1 r_la0)" >&2; exit 2 ;;
+    *) echo "unknown variant $1 (phone D td wing cnngru_wing cnngru la0 la6 ttsonly prior; r_default r_noreal r_realonly r_noaug r_nonorm r_normcrop r_normspeech r_normvoice r_mse r_corr r_std r_corrstd r_td r_la1 r_la0)" >&2; exit 2 ;;
   esac
 }
 

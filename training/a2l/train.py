@@ -28,10 +28,12 @@ VOICE_AUG = os.environ.get("A2L_VOICE_AUG", "0") == "1"  # VTLP pitch/formant wa
 NORM = os.environ.get("A2L_NORM", "0") == "1"         # per-speaker amplitude normalisation of the targets
 # What the normalisation matches: 'speech' = the opening's std over speech frames (issue 9's first
 # recipe), 'crop' = the opening's std over whole 3.5 s crops, silences included (what articulation measures)
-NORM_STAT = os.environ.get("A2L_NORM_STAT", "speech")
+NORM_STAT = os.environ.get("A2L_NORM_STAT", "speech")  # speech | crop | voice (crop, per voice)
 CORR_WEIGHT = float(os.environ.get("A2L_CORR", "0"))  # 1 - Pearson r of the mouth opening per crop
 STD_WEIGHT = float(os.environ.get("A2L_STD", "0"))    # (log std ratio)^2 of the mouth opening per crop
 TEACHER_GAIN = 1.0                                    # set in main() when NORM
+VOICE_GAIN = {}                                       # NORM_STAT 'voice': voice -> gain, set in main()
+_BY_VOICE = {}
 
 
 def load(name):
@@ -101,18 +103,31 @@ def codec(rng, x):
     return out
 
 
+def voice_items(items, voice):
+    """The utterances of one voice in items (cached per list)."""
+    key = (id(items), voice)
+    if key not in _BY_VOICE:
+        _BY_VOICE[key] = [it for it in items if it["voice"] == voice]
+    return _BY_VOICE[key]
+
+
 def make_crop(rng, items, aug=True):
     """Concatenates random utterances with random silences; returns audio, opening, width, speech and
-    phone class per frame."""
+    phone class per frame. NORM_STAT 'voice': the crop's utterances are all of the voice of its first
+    one (drawn in proportion, as otherwise), and its targets are scaled by that voice's gain."""
     n_need = (CROP_FRAMES + 40) * C.HOP
     parts, phones, t0 = [], [], 0
     pure_silence = rng.random() < 0.08
+    pool, gain = items, 1.0
     while t0 < n_need:
         sil = int(rng.uniform(0.05, 1.2) * C.SR)
         parts.append(np.zeros(sil)); t0 += sil
         if pure_silence:
             continue
-        it = items[rng.integers(len(items))]
+        it = pool[rng.integers(len(pool))]
+        if NORM_STAT == "voice" and pool is items:
+            pool = voice_items(items, it["voice"])
+            gain = VOICE_GAIN.get(it["voice"], 1.0)
         xu = it["x"].astype(np.float64)
         k = rng.uniform(SPEED_LO, SPEED_HI) if (SPEED_PERTURB and rng.random() < SPEED_P) else 1.0
         if k != 1.0:  # speed perturbation: shifts pitch and formants (new 'speakers'), scales timing
@@ -128,7 +143,7 @@ def make_crop(rng, items, aug=True):
     start = int(rng.integers(0, max(1, n_frames - CROP_FRAMES))) if rng.random() < 0.5 else 0
     xs = x[start * C.HOP:(start + CROP_FRAMES) * C.HOP]
     cut = slice(start, start + CROP_FRAMES)
-    o, w, sp, ph = o[cut], w[cut], sp[cut], ph[cut]
+    o, w, sp, ph = o[cut] * gain, w[cut] * gain, sp[cut], ph[cut]
     if aug:
         xs = augment(rng, xs, np.repeat(sp > 0, C.HOP)[: xs.size])
     return xs, o, w, sp, ph
@@ -161,6 +176,18 @@ def real_gain(rng, items, real):
     speaker's, so that no voice (TTS or s1) stands for a larger or smaller mouth. NORM_STAT 'speech':
     the std over speech frames; 'crop': the std over whole crops (silences included; variances pooled
     over 256 crops of each), which also counts the teacher's larger speech/silence contrast."""
+    if NORM_STAT == "voice":  # each teacher voice (and Asterisk) to s1's spread over whole crops, on its own
+        rv = [T.mouth_opening(make_real_crop(rng, real, aug=False)[1] + T.MEAN_FACE[None]).var() for _ in range(256)]
+        s_real = float(np.sqrt(np.mean(rv)))
+        s_v = {}
+        for v in sorted({it["voice"] for it in items}):
+            its = voice_items(items, v)
+            tv = [T.mouth_opening(T.landmarks(*make_crop(rng, its, aug=False)[1:3])).var() for _ in range(128)]
+            s_v[v] = float(np.sqrt(np.mean(tv)))
+            VOICE_GAIN[v] = s_real / s_v[v]
+        print("per-voice opening std: " + ", ".join(f"{v} {s:.4f} (x {VOICE_GAIN[v]:.3f})" for v, s in s_v.items()),
+              flush=True)
+        return 1.0, s_real, float(np.sqrt(np.mean([s * s for s in s_v.values()])))
     if NORM_STAT == "crop":
         rv = [T.mouth_opening(make_real_crop(rng, real, aug=False)[1] + T.MEAN_FACE[None]).var() for _ in range(256)]
         tv = []
@@ -381,7 +408,7 @@ def main():
                         "loss": LOSS, "vel": VEL_WEIGHT, "phone": PHONE_WEIGHT, "extra": os.path.basename(extra) if extra else "",
                         "real": os.path.basename(os.path.dirname(REAL)) if REAL else "", "real_p": REAL_P,
                         "real_w": REAL_W, "voice_aug": VOICE_AUG, "norm": NORM, "teacher_gain": TEACHER_GAIN,
-                        "corr": CORR_WEIGHT, "std": STD_WEIGHT, "norm_stat": NORM_STAT}, out_path)
+                        "corr": CORR_WEIGHT, "std": STD_WEIGHT, "norm_stat": NORM_STAT, "voice_gain": VOICE_GAIN}, out_path)
     print(f"trained {steps} steps in {time.time() - t0:.0f} s")
     if os.environ.get("A2L_SILENCE_NEUTRAL", "0") == "1":
         neutralise_checkpoint(out_path)

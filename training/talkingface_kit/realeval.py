@@ -3,6 +3,7 @@ the shared clips (s5, s20, s22, s32), for any audio2landmarks ONNX model, with t
 baselines.
 
 python -m talkingface_kit.realeval [LABEL=]MODEL.onnx ...     (training/run.sh realeval)
+    REALEVAL_SETS=val python -m talkingface_kit.realeval ...  (s1's 50 validation sentences only: for choosing)
 
 Truth: realdata's landmarks (the kit's face analysis), eye-pinned, identity removed (the clip's
 neutral face replaced by models/mean_face.txt). Per clip, then averaged over the clips of a set:
@@ -34,6 +35,9 @@ LAGS = range(-4, 5)
 
 
 def sets(items):
+    if os.environ.get("REALEVAL_SETS") == "val":  # s1's validation sentences only: for choosing between models
+        val = [it for it in items if it["speaker"] == "s1" and it["role"] == "val"]
+        return [(f"GRID s1, {len(val)} validation sentences", val)]
     s1 = [it for it in items if it["speaker"] == "s1" and it["role"] == "test"]
     other = [it for it in items if it["speaker"] != "s1"]
     return [(f"GRID s1, {len(s1)} held-out sentences", s1),
