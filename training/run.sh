@@ -32,8 +32,9 @@ export A2L_REAL=${A2L_REAL-$REALDATA}    # empty: teacher targets only (the mode
 export A2L_REAL_P=${A2L_REAL_P:-0.5}     # share of real crops in a batch
 export A2L_VOICE_AUG=${A2L_VOICE_AUG:-1} # VTLP pitch/formant warp and G.711/G.722 codecs
 export A2L_NORM=${A2L_NORM:-1}           # per-speaker amplitude normalisation of the targets
-export A2L_NORM_STAT=${A2L_NORM_STAT:-crop} # what it matches: crop = the opening's std over whole crops (silences
-                                         # included); speech = over speech frames only (the recipe before; r_normspeech)
+export A2L_NORM_STAT=${A2L_NORM_STAT:-voice} # what it matches: voice = the opening's std over whole crops (silences
+                                         # included), each teacher voice on its own (r_normvoice); crop = the same for the
+                                         # teacher as a whole (stop 14's default, r_normcrop); speech = over speech frames only
 export A2L_CORR=${A2L_CORR:-0.1}         # mouth-opening correlation loss weight (r_mse: 0)
 export A2L_STD=${A2L_STD:-0.1}           # mouth-opening spread loss weight (r_mse: 0)
 LOWLATENCY_LOOKAHEAD=1                   # models/audio2landmarks_lowlatency.onnx
@@ -115,8 +116,8 @@ step() {
     train) (cd a2l && mkdir -p runs && ../$PY train.py "$STEPS" runs/default.pt | tee runs/train_default.log) ;;
     export) (cd a2l && ../$PY export.py runs/default.pt | tee runs/export_default.log) ;;
     lowlatency)
-      # the shipped low-latency file predates A2L_NORM_STAT=crop (not retrained yet): it is remade with 'speech'
-      (cd a2l && A2L_LOOKAHEAD=$LOWLATENCY_LOOKAHEAD A2L_SILENCE_NEUTRAL=1 A2L_NORM_STAT=${LOWLATENCY_NORM_STAT:-speech} ../$PY train.py "$STEPS" runs/lowlatency.pt | tee runs/train_lowlatency.log &&
+      # the default's recipe with lookahead 1, and a quarter of its silence output taken off the head's bias
+      (cd a2l && A2L_LOOKAHEAD=$LOWLATENCY_LOOKAHEAD A2L_SILENCE_NEUTRAL=1 A2L_SILENCE_SHARE=0.25 ../$PY train.py "$STEPS" runs/lowlatency.pt | tee runs/train_lowlatency.log &&
        A2L_OUT=../../models/audio2landmarks_lowlatency.onnx ../$PY export.py runs/lowlatency.pt | tee runs/export_lowlatency.log) ;;
     realeval) $PY -m talkingface_kit.realeval shipped-before-issue-9=cache/audio2landmarks_before_issue9.onnx \
                 default=../models/audio2landmarks.onnx lowlatency=../models/audio2landmarks_lowlatency.onnx | tee cache/realeval.md ;;

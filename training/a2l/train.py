@@ -313,7 +313,8 @@ def neutral_silence(model):
     """Makes the mouth's output on digital silence the neutral (closed) face: subtracts the model's
     steady displacement of the mouth and jaw points on 4 s of digital silence from the head's bias.
     GRID's silences have the lips slightly apart relative to a clip's most closed frames, and a model
-    that learned from them can hold the mouth a little open in silence. A2L_SILENCE_NEUTRAL=1."""
+    that learned from them can hold the mouth a little open in silence. A2L_SILENCE_NEUTRAL=1;
+    A2L_SILENCE_SHARE=0.5 subtracts half of it (the whole shift costs articulation: docs/model-card.md)."""
     model.eval()
     with torch.no_grad():
         f = C.torch_features(torch.zeros(1, 4 * C.SR, dtype=torch.float64), 100)
@@ -321,6 +322,7 @@ def neutral_silence(model):
         d0 = out[0, -25:].mean(0).reshape(68, 2)
         keep = torch.zeros(68, dtype=torch.bool); keep[C.MOUTH] = True
         d0[~keep] = 0.0
+        d0 *= float(os.environ.get("A2L_SILENCE_SHARE", "1"))  # a share of it: the full shift folds closed lips
         model.head.bias -= d0.reshape(-1)
     return float(d0.abs().max()) * C.SCALE
 
