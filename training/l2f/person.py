@@ -2,7 +2,7 @@
 video, and a portrait taken from that video.
 
     training/run.sh person VIDEO [NAME]
-    python3 training/l2f/person.py VIDEO [--name NAME] [--out DIR] [--minutes 40] [--steps 3000]
+    python3 training/l2f/person.py VIDEO [--name NAME] [--out DIR] [--minutes 40] [--steps 4000]
     python3 training/l2f/person.py --grid-s1 [--minutes 25]      # GRID s1's train+val clips as VIDEO
     python3 training/l2f/person.py --grid-s1 --evaluate [--eval-clips 100]
 
@@ -726,7 +726,7 @@ def main(argv=None):
     ap.add_argument("--name")
     ap.add_argument("--out", help="output folder (default ~/.cache/talkingface/person/NAME)")
     ap.add_argument("--minutes", type=float, default=40, help="fine-tuning minutes in this run (default 40)")
-    ap.add_argument("--steps", type=int, default=3000, help="fine-tuning steps in all (default 3000)")
+    ap.add_argument("--steps", type=int, default=4000, help="fine-tuning steps in all (default 4000)")
     ap.add_argument("--samples", type=int, default=5000)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--chroma", type=float, default=1.0,
