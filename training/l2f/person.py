@@ -218,7 +218,11 @@ def analyse(paths, work, cached=None):
     t0 = time.time()
     out, skipped = [], {}
     for k, path in enumerate(paths):
-        rec = analyse_clip(path, fa, work, None if cached is None else cached(path))
+        lmf = None if cached is None else cached(path)
+        if cached is not None and lmf is None:    # --grid-s1: realdata's landmarks are used, never remade
+            skipped.setdefault("has no landmarks from training/run.sh realdata", []).append(path)
+            continue
+        rec = analyse_clip(path, fa, work, lmf)
         why = str(rec.get("skip", "")) if "skip" in rec and str(rec["skip"]) else ""
         if why:
             skipped.setdefault(why, []).append(path)
@@ -568,7 +572,14 @@ def evaluate(model, work, n_clips, portrait_ref=False):
     from talkingface_kit import face
     paths, role = grid_clips({"test"})
     paths = paths[:n_clips]
-    gens = {"warp": E.session(WARP), "generic": E.session(GENERIC), "person": E.session(model)}
+    kinds = ("still", "warp", "generic") + (("person",) if model is not None else ())
+    gens = {"warp": E.session(WARP), "generic": E.session(GENERIC)}
+    if model is not None:
+        gens["person"] = E.session(model)
+    missing = [p for p in paths if not (realdata.CACHE / "clips" / f"s1_{p.stem}.npz").exists()]
+    if missing:
+        say(f"evaluate: {len(missing)} test clips without landmarks (realdata) left out")
+        paths = [p for p in paths if p not in missing]
     s = gens["warp"][1]
     fa = face.FaceAnalyzer()
     cache = work / ("evalcache_portrait" if portrait_ref else "evalcache")
@@ -605,7 +616,7 @@ def evaluate(model, work, n_clips, portrait_ref=False):
         else:
             true_pts = E.tracks(face.VideoTracker(fa), crops)
             np.save(tp, true_pts)
-        for kind in ("still", "warp", "generic", "person"):
+        for kind in kinds:
             mp = {"still": None, "warp": WARP, "generic": GENERIC, "person": model}[kind]
             key = cache / f"{path.stem}_{kind}_{E.digest(mp)}.json"
             if key.exists():
@@ -640,10 +651,10 @@ def evaluate(model, work, n_clips, portrait_ref=False):
             rec[kind] = m
         res.append(rec)
         say(f"evaluate: {k + 1}/{len(paths)} {path.stem}: mouth PSNR " + ", ".join(
-            f"{kk} {rec[kk]['mouth_psnr']:.2f}" for kk in ("still", "warp", "generic", "person"))
+            f"{kk} {rec[kk]['mouth_psnr']:.2f}" for kk in kinds)
             + f" ({time.time() - t0:.0f} s)")
     summary = {"clips": len(res), "reference": "the person's portrait" if portrait_ref else "each clip's first good frame"}
-    for kind in ("still", "warp", "generic", "person"):
+    for kind in kinds:
         summary[kind] = {}
         for m in ("face_psnr", "face_ssim", "mouth_psnr", "mouth_ssim", "mouth_lmd", "opening_r"):
             v = [r[kind][m] for r in res if r[kind].get(m) is not None]
@@ -651,17 +662,51 @@ def evaluate(model, work, n_clips, portrait_ref=False):
         og = np.concatenate([r[kind]["opening"][0] for r in res])
         ot = np.concatenate([r[kind]["opening"][1] for r in res])
         summary[kind]["opening_r_pooled"] = float(np.corrcoef(og, ot)[0, 1]) if og.std() > 0 else None
-    wins = {m: int(sum(r["person"][m] > r["generic"][m] for r in res)) for m in ("mouth_psnr", "mouth_ssim")}
-    wins["mouth_lmd"] = int(sum((r["person"]["mouth_lmd"] or 99) < (r["generic"]["mouth_lmd"] or 99) for r in res))
-    summary["person_better_than_generic_clips"] = wins
+    if model is not None:
+        wins = {m: int(sum(r["person"][m] > r["generic"][m] for r in res)) for m in ("mouth_psnr", "mouth_ssim")}
+        wins["mouth_lmd"] = int(sum((r["person"]["mouth_lmd"] or 99) < (r["generic"]["mouth_lmd"] or 99) for r in res))
+        summary["person_better_than_generic_clips"] = wins
     out = {"model": str(model), "summary": summary, "seconds": round(time.time() - t0), "loadavg_at_start": load0,
            "loadavg_at_end": open("/proc/loadavg").read().split()[:3],
            "clips": [{k: (v if not isinstance(v, dict) else {a: b for a, b in v.items() if a != "opening"})
                       for k, v in r.items()} for r in res]}
-    dst = work / ("eval_portrait.json" if portrait_ref else "eval.json")
+    dst = work / (("eval_portrait" if portrait_ref else "eval") + ("" if model is not None else "_baselines") + ".json")
     dst.write_text(json.dumps(out, indent=1))
     print(json.dumps(summary, indent=1))
     return out
+
+
+def figure(model, n_clips, dst):
+    """A held-out s1 test clip (the first of realdata.split's test list with landmarks): the three most
+    open frames, self-reenacted from the clip's first good frame: rows real / warp / generic learned
+    stage / person model."""
+    from PIL import Image
+    import evaluate as E
+    import figures as Fg
+    paths, _ = grid_clips({"test"})
+    path = next(p for p in paths if (realdata.CACHE / "clips" / f"s1_{p.stem}.npz").exists())
+    d = np.load(realdata.CACHE / "clips" / f"s1_{path.stem}.npz")
+    raw, bad = d["raw"].astype(np.float64), d["bad"].astype(bool)
+    fr = E.decode(path)
+    n = min(len(fr), len(raw))
+    gens = {"warp": E.session(WARP)[0], "generic learned": E.session(GENERIC)[0], "person": E.session(model)[0]}
+    r, lm, crops = E.crop_clip(fr[:n], raw[:n], bad[:n], 256)
+    op = C.opening(lm)
+    op[bad[:n]] = -1
+    op[r] = -1
+    ts = []
+    for t in np.argsort(-op).tolist():
+        if all(abs(t - u) >= 8 for u in ts):
+            ts.append(t)
+        if len(ts) == 3:
+            break
+    ts.sort()
+    ref = crops[r].transpose(2, 0, 1)[None].astype(np.float32) / 255
+    rows = [[Fg.label(crops[t], f"real s1 {path.stem} t={t}") for t in ts]]
+    for k, g in gens.items():
+        rows.append([Fg.label(E.gen(g, ref, lm[r][None], lm[t][None]), k) for t in ts])
+    Image.fromarray(np.concatenate([np.concatenate(rw, 1) for rw in rows], 0)).save(dst, optimize=True)
+    say(f"figure: {dst} (clip {path.stem}, frames {ts})")
 
 
 # ---------------------------------------------------------------- main
@@ -688,9 +733,12 @@ def run(a):
     out = pathlib.Path(a.out).expanduser() if a.out else OUT_ROOT / name
     work.mkdir(parents=True, exist_ok=True)
     if a.evaluate:
-        model = out / "landmarks2face.onnx"
-        if not model.exists():
+        model = None if a.baselines else out / "landmarks2face.onnx"
+        if model is not None and not model.exists():
             raise PersonError(f"{model}: not made yet (run without --evaluate first)")
+        if a.figure:
+            figure(model, a.eval_clips, a.figure)
+            return
         evaluate(model, work, a.eval_clips, a.portrait_ref)
         return
     say(f"{name}: {len(paths)} clip(s); work in {work}, output to {out}")
@@ -736,6 +784,8 @@ def main(argv=None):
     ap.add_argument("--clips", type=int, default=0, help="with --grid-s1: only the first N clips")
     ap.add_argument("--evaluate", action="store_true", help="with --grid-s1: measure on s1's test clips")
     ap.add_argument("--eval-clips", type=int, default=100)
+    ap.add_argument("--baselines", action="store_true", help="with --evaluate: still, warp and generic only")
+    ap.add_argument("--figure", help="with --evaluate: write the side-by-side figure of a test clip to this PNG")
     ap.add_argument("--portrait-ref", action="store_true", help="with --evaluate: the portrait as the reference")
     a = ap.parse_args(argv)
     a.name = a.name or a.name_pos
