@@ -535,7 +535,7 @@ def export(ckpt, out, name, minutes_video, chroma):
     for p in model.metadata_props:
         if p.key == "talkingface.description":
             p.value = (f"person model '{name}': the learned mouth stage of models/landmarks2face_mouth.onnx "
-                       f"fine-tuned on {minutes_video:.1f} min of this person's video ({st['step']} steps; "
+                       f"fine-tuned on {'' if minutes_video is None else f'{minutes_video:.1f} min of '}this person's video ({st['step']} steps; "
                        f"colour part of its change x{chroma:g}), after the piecewise-affine landmark warp")
         if p.key == "talkingface.license":
             p.value = ("weights fine-tuned from models/landmarks2face_mouth.onnx, itself trained on the GRID corpus "
@@ -676,7 +676,7 @@ def evaluate(model, work, n_clips, portrait_ref=False):
     return out
 
 
-def figure(model, n_clips, dst):
+def figure(model, clip, dst):
     """A held-out s1 test clip (the first of realdata.split's test list with landmarks): the three most
     open frames, self-reenacted from the clip's first good frame: rows real / warp / generic learned
     stage / person model."""
@@ -684,7 +684,8 @@ def figure(model, n_clips, dst):
     import evaluate as E
     import figures as Fg
     paths, _ = grid_clips({"test"})
-    path = next(p for p in paths if (realdata.CACHE / "clips" / f"s1_{p.stem}.npz").exists())
+    path = next(p for p in paths if (realdata.CACHE / "clips" / f"s1_{p.stem}.npz").exists()
+                and (not clip or p.stem == clip))
     d = np.load(realdata.CACHE / "clips" / f"s1_{path.stem}.npz")
     raw, bad = d["raw"].astype(np.float64), d["bad"].astype(bool)
     fr = E.decode(path)
@@ -737,11 +738,17 @@ def run(a):
         if model is not None and not model.exists():
             raise PersonError(f"{model}: not made yet (run without --evaluate first)")
         if a.figure:
-            figure(model, a.eval_clips, a.figure)
+            figure(model, a.figure_clip, a.figure)
             return
         evaluate(model, work, a.eval_clips, a.portrait_ref)
         return
     say(f"{name}: {len(paths)} clip(s); work in {work}, output to {out}")
+    if a.export_only:
+        dst, st = export(work / "ckpt.pt", out, name, None, a.chroma)
+        import shutil
+        shutil.copyfile(work / "portrait.png", out / "portrait.png")
+        say(f"exported {dst} ({st['step']} steps, chroma {a.chroma:g})")
+        return
     clips = analyse(paths, work, cached)
     video_s = sum(len(r["bad"]) for _, r in clips) / FPS
     sp = cut(clips, work, a.samples, C.S_TRAIN, a.seed, val_of)
@@ -786,6 +793,8 @@ def main(argv=None):
     ap.add_argument("--eval-clips", type=int, default=100)
     ap.add_argument("--baselines", action="store_true", help="with --evaluate: still, warp and generic only")
     ap.add_argument("--figure", help="with --evaluate: write the side-by-side figure of a test clip to this PNG")
+    ap.add_argument("--figure-clip", help="with --figure: this test clip (default: the first)")
+    ap.add_argument("--export-only", action="store_true", help="export the checkpoint again (e.g. another --chroma)")
     ap.add_argument("--portrait-ref", action="store_true", help="with --evaluate: the portrait as the reference")
     a = ap.parse_args(argv)
     a.name = a.name or a.name_pos
