@@ -3,8 +3,10 @@ video, and a portrait taken from that video.
 
     training/run.sh person VIDEO [NAME]
     python3 training/l2f/person.py VIDEO [--name NAME] [--out DIR] [--minutes 40] [--steps 4000]
-    python3 training/l2f/person.py --grid-s1 [--minutes 25]      # GRID s1's train+val clips as VIDEO
-    python3 training/l2f/person.py --grid-s1 --evaluate [--eval-clips 100]
+    python3 training/l2f/person.py --grid-s1 [--minutes 27 --steps 6000]   # GRID s1's train+val clips as VIDEO
+    python3 training/l2f/person.py --grid-s1 --evaluate [--eval-clips 100] [--portrait-ref] [--baselines]
+    python3 training/l2f/person.py --grid-s1 --evaluate --figure OUT.png [--figure-clip lbbe1s]
+    python3 training/l2f/person.py VIDEO NAME --export-only --chroma 0 [--out DIR]   # export the checkpoint again
 
 VIDEO is a video file (anything ffmpeg decodes, with its sound), a folder of clips (the video files
 in it, by name), or a text file (.txt) listing clips one per line (relative to the list's folder;
