@@ -4,6 +4,10 @@
 #   training/run.sh mouth   (the learned mouth stage of landmarks2face, training/l2f; not in all:
 #                            MOUTH_MINUTES of training, resumed from its checkpoint when run again)
 #   training/run.sh ablate NAME...   (trains, exports and evaluates a variant of docs/model-card.md)
+#   training/run.sh person VIDEO [NAME] [options]   (person mode, issue 10: fine-tunes landmarks2face
+#                            to one person's video, a file, a folder of clips or a .txt list of clips;
+#                            writes ~/.cache/talkingface/person/NAME/; running it again continues;
+#                            options: python3 training/l2f/person.py --help)
 # all = setup meanface teacher data realdata train export lowlatency eval realeval test: remakes
 # models/mean_face.txt, models/audio2landmarks.onnx and models/audio2landmarks_lowlatency.onnx from
 # nothing (seeded). realdata needs the git mirrors of github:osalinasv/lipnet and
@@ -12,6 +16,7 @@
 # non-free sections for the MBROLA voices; needs root or sudo) and the Python venv (training/.venv,
 # torch from PyPI). The GRID clips: ../shared/data/grid (or TALKINGFACE_GRID=folder).
 set -eu
+CALLER_DIR=$PWD
 cd "$(dirname "$0")"
 PY=.venv/bin/python
 STEPS=${STEPS:-3000}
@@ -137,6 +142,16 @@ step() {
 mkdir -p cache
 # today's model before issue 9, for the comparison in realeval (from git history, commit 3211e97)
 [ -f cache/audio2landmarks_before_issue9.onnx ] || git show 3211e97:models/audio2landmarks.onnx > cache/audio2landmarks_before_issue9.onnx 2>/dev/null || true
+if [ "${1:-}" = person ]; then
+  shift
+  if [ $# -lt 1 ]; then
+    echo "usage: training/run.sh person VIDEO [NAME] [options]  (VIDEO: a video file, a folder of clips or a .txt list of clips)" >&2
+    exit 2
+  fi
+  v=$1; shift
+  case "$v" in /*|~*) ;; *) v="$CALLER_DIR/$v" ;; esac
+  cd l2f && exec ../$PY person.py "$v" "$@"
+fi
 if [ "${1:-}" = ablate ]; then
   shift
   for v in "$@"; do

@@ -224,6 +224,14 @@ def track(frames, make_tracker):
             p = np.asarray(p, np.float64).reshape(68, 2)
             if np.isfinite(p).all():
                 raw[i] = p
+    return clean(raw)
+
+
+def clean(raw):
+    """Tracked landmarks [N,68,2] (NaN where no face) -> (landmarks with the bad frames interpolated,
+    the bad-frame mask [N]): no face, or a jump (a frame far from both neighbours)."""
+    raw = raw.copy()
+    n = len(raw)
     bad = np.isnan(raw[:, 0, 0])
     # jumps: a frame that moves far from both neighbours (or from its only neighbour) is an outlier
     iod = np.nanmedian(np.linalg.norm(raw[:, 45] - raw[:, 36], axis=-1)) if (~bad).any() else np.nan
