@@ -27,6 +27,20 @@ def label(img, text):
     return np.asarray(im)
 
 
+def open_frames(lm, bad, ref, k=3, gap=8):
+    """The k most open good frames other than the reference, at least gap frames apart, in time order."""
+    op = C.opening(lm)
+    op[bad] = -1
+    op[ref] = -1
+    ts = []
+    for t in np.argsort(-op).tolist():
+        if all(abs(t - u) >= gap for u in ts):
+            ts.append(t)
+        if len(ts) == k:
+            break
+    return sorted(ts)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(C.ROOT / "models" / "landmarks2face_mouth.onnx"))
@@ -40,16 +54,7 @@ def main():
     frames = decode(grid.GRID_DIR / f"{a.clip}.mpg")
     n = min(len(frames), len(raw))
     r, lm, crops = E.crop_clip(frames[:n], raw[:n], bad[:n], s)
-    op = C.opening(lm)
-    op[bad[:n]] = -1
-    op[r] = -1
-    ts = []
-    for t in np.argsort(-op).tolist():     # the three most open frames at least 8 frames apart
-        if all(abs(t - u) >= 8 for u in ts):
-            ts.append(t)
-        if len(ts) == 3:
-            break
-    ts.sort()
+    ts = open_frames(lm, bad[:n], r)
     ref = crops[r].transpose(2, 0, 1)[None].astype(np.float32) / 255
     rows = [[label(crops[t], f"real {spk} t={t}") for t in ts],
             [label(E.gen(warp, ref, lm[r][None], lm[t][None]), "warp") for t in ts],

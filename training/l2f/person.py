@@ -438,17 +438,11 @@ def load_samples(path):
 def augment(g, ref, rlm, warp, tgt, tlm):
     """The same person, the same camera: blur (down-up scaling, 30%), small light changes, noise."""
     import torch
-    import torch.nn.functional as F
+    import train as T
     n = ref.shape[0]
     r = lambda lo, hi, *shape: torch.rand(*shape, generator=g) * (hi - lo) + lo
     imgs = torch.stack([ref, warp, tgt], 1)
-    if torch.rand(1, generator=g).item() < 0.3:
-        s = imgs.shape[-1]
-        k = int(r(0.5, 0.9, 1).item() * s)
-        flat = imgs.reshape(n * 3, 3, s, s)
-        flat = F.interpolate(F.interpolate(flat, size=(k, k), mode="bilinear", align_corners=False, antialias=True),
-                             size=(s, s), mode="bilinear", align_corners=False)
-        imgs = flat.reshape(n, 3, 3, s, s)
+    imgs = T.blur(imgs, g, 0.5)
     imgs = imgs * r(0.9, 1.1, n, 1, 1, 1, 1) * r(0.95, 1.05, n, 1, 3, 1, 1)
     imgs = (imgs + torch.randn(imgs.shape, generator=g) * r(0, 0.01, n, 1, 1, 1, 1)).clamp(0, 1)
     return imgs[:, 0], rlm, imgs[:, 1], imgs[:, 2], tlm
@@ -694,16 +688,7 @@ def figure(model, clip, dst):
     n = min(len(fr), len(raw))
     gens = {"warp": E.session(WARP)[0], "generic learned": E.session(GENERIC)[0], "person": E.session(model)[0]}
     r, lm, crops = E.crop_clip(fr[:n], raw[:n], bad[:n], 256)
-    op = C.opening(lm)
-    op[bad[:n]] = -1
-    op[r] = -1
-    ts = []
-    for t in np.argsort(-op).tolist():
-        if all(abs(t - u) >= 8 for u in ts):
-            ts.append(t)
-        if len(ts) == 3:
-            break
-    ts.sort()
+    ts = Fg.open_frames(lm, bad[:n], r)
     ref = crops[r].transpose(2, 0, 1)[None].astype(np.float32) / 255
     rows = [[Fg.label(crops[t], f"real s1 {path.stem} t={t}") for t in ts]]
     for k, g in gens.items():

@@ -67,6 +67,19 @@ def batch(data, idx):
         data["tgt_lm"][idx].float()
 
 
+def blur(imgs, g, lo, p=0.3):
+    """With probability p, scales the images [N, K, 3, S, S] down to a random lo..0.9 of their side and
+    back up (the same factor for all): blur as a lower resolution camera gives it."""
+    if torch.rand(1, generator=g).item() >= p:
+        return imgs
+    n, c, _, s, _ = imgs.shape
+    k = int((torch.rand(1, generator=g).item() * (0.9 - lo) + lo) * s)
+    flat = imgs.reshape(n * c, 3, s, s)
+    flat = F.interpolate(F.interpolate(flat, size=(k, k), mode="bilinear", align_corners=False, antialias=True),
+                         size=(s, s), mode="bilinear", align_corners=False)
+    return flat.reshape(n, c, 3, s, s)
+
+
 def augment(g, ref, rlm, warp, tgt, tlm):
     n = ref.shape[0]
     r = lambda lo, hi, *shape: torch.rand(*shape, generator=g) * (hi - lo) + lo
@@ -80,13 +93,7 @@ def augment(g, ref, rlm, warp, tgt, tlm):
             m[..., 0] = 1 - m[..., 0]
             lm[fl] = m
     # random down-up scaling (blur) of all three
-    if torch.rand(1, generator=g).item() < 0.3:
-        s = imgs.shape[-1]
-        k = int(r(0.45, 0.9, 1).item() * s)
-        flat = imgs.reshape(n * 3, 3, s, s)
-        flat = F.interpolate(F.interpolate(flat, size=(k, k), mode="bilinear", align_corners=False, antialias=True),
-                             size=(s, s), mode="bilinear", align_corners=False)
-        imgs = flat.reshape(n, 3, 3, s, s)
+    imgs = blur(imgs, g, 0.45)
     # colour
     perm = torch.rand(n, generator=g) < 0.3
     for i in torch.nonzero(perm).flatten().tolist():
