@@ -486,18 +486,8 @@ def finetune(work, samples_path, minutes, steps, lr=5e-4, batch=12, seed=0):
         tmp.rename(ck)
     losses = []
     while step < steps and time.time() - t0 < minutes * 60:
-        idx = torch.randint(0, len(tr["owner"]), (batch,), generator=g)
-        ref, rlm, warp, tgt, tlm = augment(g, *T.batch(tr, idx))
-        scale = torch.rand(batch, generator=g) * 0.35 + 0.85
-        shift = (torch.rand(batch, 2, generator=g) - 0.5) * 0.08
-        for pg in opt.param_groups:
-            pg["lr"] = lr * (0.3 if step >= 0.7 * steps else 1.0)
-        loss, *_ = T.step_loss(net, ref, rlm, warp, tgt, tlm, scale, shift)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        losses.append(T.train_step(net, opt, g, tr, batch, augment, lr * (0.3 if step >= 0.7 * steps else 1.0)))
         step += 1
-        losses.append(loss.item())
         if step % 100 == 0:
             el = time.time() - t0
             rec = {"step": step, "loss": float(np.mean(losses)), "t": round(spent + el)}

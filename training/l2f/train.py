@@ -147,6 +147,22 @@ def validate(net, val):
             "ssim_box": ssim(out, tb).item(), "ssim_box_warp": ssim(x[:, :3], tb).item()}
 
 
+def train_step(net, opt, g, data, n, augment_fn, lr):
+    """One optimiser step on n random samples of data, augmented by augment_fn, with a random zoom and
+    shift of the mouth box; returns the loss."""
+    idx = torch.randint(0, len(data["owner"]), (n,), generator=g)
+    ref, rlm, warp, tgt, tlm = augment_fn(g, *batch(data, idx))
+    scale = torch.rand(n, generator=g) * 0.35 + 0.85
+    shift = (torch.rand(n, 2, generator=g) - 0.5) * 0.08
+    for pg in opt.param_groups:
+        pg["lr"] = lr
+    loss, *_ = step_loss(net, ref, rlm, warp, tgt, tlm, scale, shift)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=45)
@@ -177,19 +193,9 @@ def main():
     t0 = time.time()
     run_loss = []
     while step < a.steps and time.time() - t0 < a.minutes * 60:
-        idx = torch.randint(0, len(train["owner"]), (a.batch,), generator=g)
-        ref, rlm, warp, tgt, tlm = augment(g, *batch(train, idx))
-        n = ref.shape[0]
-        scale = torch.rand(n, generator=g) * 0.35 + 0.85
-        shift = (torch.rand(n, 2, generator=g) - 0.5) * 0.08
-        for pg in opt.param_groups:   # cosine-free: step decay after 3000 steps
-            pg["lr"] = a.lr * (0.3 if step >= 3000 else 1.0)
-        loss, *_ = step_loss(net, ref, rlm, warp, tgt, tlm, scale, shift)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        # cosine-free: step decay after 3000 steps
+        run_loss.append(train_step(net, opt, g, train, a.batch, augment, a.lr * (0.3 if step >= 3000 else 1.0)))
         step += 1
-        run_loss.append(loss.item())
         if step % 100 == 0:
             v = validate(net, val) if step % 300 == 0 else {}
             rec = {"step": step, "loss": float(np.mean(run_loss)), "t": round(time.time() - t0), **v}
