@@ -120,6 +120,52 @@ def chosen_map(g, B, onehot, X, t):
     return g.op("ReduceSum", [g.op("Mul", [m, X]), g.const(np.array([2], np.int64))], keepdims=0)
 
 
+def box_pixels(g, size, bw, bh):
+    """A box of bw x bh whole crop pixels around the target's mouth (the centre of points 48-67):
+    its origin org3 [N, 2, 1] (pixels; floor(centre * S - box / 2)) and its pixel centres xy
+    [N, 2, bh * bw] in crop units."""
+    mouth = g.op("Gather", ["target_landmarks", g.const(np.arange(48, 68, dtype=np.int64))], axis=1)
+    centre = g.op("ReduceMean", [mouth], axes=[1], keepdims=0)  # [N, 2]
+    org = g.op("Floor", [g.op("Sub", [g.op("Mul", [centre, g.const(np.float32(size))]),
+                                      g.const(np.array([bw / 2, bh / 2], np.float32))])])
+    org3 = g.op("Unsqueeze", [org, g.const(np.array([2], np.int64))])  # [N, 2, 1]
+    def pixels():  # [1, 2, P], pixels
+        jy, jx = np.meshgrid(np.arange(bh) + 0.5, np.arange(bw) + 0.5, indexing="ij")
+        return np.stack([jx.reshape(-1), jy.reshape(-1)], 0)[None].astype(np.float32)
+    J = g.shared_const(("box_pix", bw, bh), pixels, "box_pix")
+    xy = g.op("Div", [g.op("Add", [org3, J]), g.const(np.float32(size))])  # [N, 2, P]
+    return org3, xy
+
+
+def paste_box(g, size, bw, bh, org3, t):
+    """t [N, C, bh, bw] pasted into the crop at the box origin org3: [N, C, S, S], zeros outside
+    (crop pixel i samples box pixel i - origin, nearest: exact at pixel centres)."""
+    def pixels():  # [1, 2, S, S], pixels
+        return np.stack(np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5, indexing="xy"), 0)[None].astype(np.float32)
+    org4 = g.op("Unsqueeze", [org3, g.const(np.array([3], np.int64))])  # [N, 2, 1, 1]
+    pix = g.shared_const(("crop_pix", size), pixels, "crop_pix")
+    gp = g.op("Sub", [g.op("Mul", [g.op("Sub", [pix, org4]),
+                                   g.const(np.array([2.0 / bw, 2.0 / bh], np.float32).reshape(1, 2, 1, 1))]),
+                      g.const(np.float32(1.0))])
+    gp = g.op("Transpose", [gp], perm=[0, 2, 3, 1])
+    return g.op("GridSample", [t, gp], mode="nearest", padding_mode="zeros", align_corners=0)
+
+
+def crossing_inside(g, edges, px, py):
+    """1 inside the polygon whose edges run from (xi, yi) to (xj, yj) (each [N, K, 1]), else 0, at
+    points (px, py) ([., 1, P]): crossing-number test -> [N, 1, P]."""
+    xi, yi, xj, yj = edges
+    above_i = g.op("Greater", [yi, py])
+    above_j = g.op("Greater", [yj, py])
+    straddle = g.op("Xor", [above_i, above_j])
+    dy = g.op("Sub", [yj, yi])
+    dy_safe = g.op("Where", [g.op("Greater", [g.op("Abs", [dy]), g.const(np.float32(1e-9))]), dy, g.const(np.float32(1e-9))])
+    xcross = g.op("Add", [g.op("Div", [g.op("Mul", [g.op("Sub", [xj, xi]), g.op("Sub", [py, yi])]), dy_safe]), xi])
+    cross = g.op("And", [straddle, g.op("Less", [px, xcross])])
+    ncross = g.op("ReduceSum", [g.op("Cast", [cross], to=TensorProto.FLOAT), g.const(np.array([1], np.int64))], keepdims=1)
+    return g.op("Mod", [ncross, g.const(np.float32(2.0))], fmod=1)
+
+
 def mouth_box(g, size, box, minv, B, valid, disp):
     """The displacement `disp` [N, 2, S, S] (the coarse grid's, upsampled) replaced, in a box of whole
     crop pixels around the target's mouth, by the exact per-pixel piecewise-affine map.
@@ -137,15 +183,7 @@ def mouth_box(g, size, box, minv, B, valid, disp):
     minv_s = g.op("Gather", [minv, sub_c], axis=1)  # [N, Ts, 3, 3]
     B_s = g.op("Gather", [B, sub_c], axis=1)  # [N, Ts, 2, 3]
     valid_s = g.op("Gather", [valid, sub_c], axis=1)  # [N, Ts]
-    # Box origin in whole pixels: floor(centre * S - box / 2), [N, 2].
-    mouth = g.op("Gather", ["target_landmarks", g.const(np.arange(48, 68, dtype=np.int64))], axis=1)
-    centre = g.op("ReduceMean", [mouth], axes=[1], keepdims=0)  # [N, 2]
-    org = g.op("Floor", [g.op("Sub", [g.op("Mul", [centre, g.const(np.float32(size))]),
-                                      g.const(np.array([bw / 2, bh / 2], np.float32))])])
-    org3 = g.op("Unsqueeze", [org, g.const(np.array([2], np.int64))])  # [N, 2, 1]
-    jy, jx = np.meshgrid(np.arange(bh) + 0.5, np.arange(bw) + 0.5, indexing="ij")
-    J = np.stack([jx.reshape(-1), jy.reshape(-1)], 0)[None].astype(np.float32)  # [1, 2, P], pixels
-    xy = g.op("Div", [g.op("Add", [org3, g.const(J, "box_pix")]), g.const(np.float32(size))])  # [N, 2, P]
+    org3, xy = box_pixels(g, size, bw, bh)
     x0 = g.op("Slice", [xy, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)),
                         g.const(np.array([1], np.int64))])
     ones = g.op("Add", [g.op("Mul", [x0, g.const(np.float32(0.0))]), g.const(np.float32(1.0))])
@@ -166,14 +204,7 @@ def mouth_box(g, size, box, minv, B, valid, disp):
     win = np.clip((np.minimum(ex, ey) + 1.0) / (BOX_FEATHER + 1.0), 0.0, 1.0)[None, None].astype(np.float32)
     w = g.op("Mul", [cov, g.const(win, "box_window")])
     boxmap = g.op("Concat", [g.op("Mul", [dbox, w]), w], axis=1)  # [N, 3, bh, bw], premultiplied
-    # Paste: crop pixel i samples box pixel i - origin (nearest; zeros outside the box).
-    pix = np.stack(np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5, indexing="xy"), 0)[None]
-    org4 = g.op("Unsqueeze", [org3, g.const(np.array([3], np.int64))])  # [N, 2, 1, 1]
-    gp = g.op("Sub", [g.op("Mul", [g.op("Sub", [g.const(pix.astype(np.float32), "crop_pix"), org4]),
-                                   g.const(np.array([2.0 / bw, 2.0 / bh], np.float32).reshape(1, 2, 1, 1))]),
-                      g.const(np.float32(1.0))])
-    gp = g.op("Transpose", [gp], perm=[0, 2, 3, 1])
-    pasted = g.op("GridSample", [boxmap, gp], mode="nearest", padding_mode="zeros", align_corners=0)
+    pasted = paste_box(g, size, bw, bh, org3, boxmap)
     dfine = g.op("Slice", [pasted, g.const(np.array([0], np.int64)), g.const(np.array([2], np.int64)),
                            g.const(np.array([1], np.int64))])
     wf = g.op("Slice", [pasted, g.const(np.array([2], np.int64)), g.const(np.array([3], np.int64)),
@@ -240,11 +271,132 @@ def lips_inward(g, share):
     return lips, g.op("Concat", [interior, corners], axis=1)  # [N, 12, 2]: interior 60-67, then 60u 64u 60l 64l
 
 
+# Real mouth interiors (training/l2f/exemplars.py): a bank [K, 3, H, W] of GRID s1 interiors in the
+# canonical (u, v) grid, one per opening level, with the skin colour around the mouth they were
+# taken with. These constants mirror exemplars.py (UPPER, LOWER, SKIN, the skin patch).
+EX_UPPER = [60, 61, 62, 63, 64]
+EX_LOWER = [60, 67, 66, 65, 64]
+EX_SKIN = [(4, 48), (12, 54), (8, 57), (33, 51)]
+CAST_CLIP = (0.6, 1.6)      # per-channel colour cast ratio, portrait over bank
+CAVITY_RAMP = 0.25          # openings past the bank's widest: the middle darkens over this many level heights
+BRIGHT_POW = 0.5            # the brightness follows the skin's by this power (teeth are not skin) ...
+BRIGHT_CLIP = (0.6, 1.4)    # ... within these bounds
+
+
+def exemplar_interior(g, bank, pxx, pyy):
+    """Interior colour [N, 3, S, S] at every crop pixel (pxx, pyy [1, 1, S, S]): the bank's two
+    levels around the target's opening blended, sampled at the pixel's canonical (u, v), times the
+    portrait's colour match."""
+    tex, levels, skin = bank["tex"].astype(np.float32), bank["levels"].astype(np.float64), bank["skin"]
+    k, _, ht, wt = tex.shape
+    step = float(levels[1] - levels[0])
+    assert np.allclose(np.diff(levels), step), "bank levels must be evenly spaced"
+    one, zero = g.const(np.float32(1.0)), g.const(np.float32(0.0))
+    tl = "target_landmarks"
+
+    def coord(idx, c):  # [N, len(idx), 1, 1]... as [N, 1, 1, 1] each
+        s = g.op("Gather", [tl, g.const(np.array(idx, np.int64))], axis=1)  # [N, k, 2]
+        s = g.op("Slice", [s, g.const(np.array([c], np.int64)), g.const(np.array([c + 1], np.int64)),
+                           g.const(np.array([2], np.int64))])  # [N, k, 1]
+        return [g.op("Reshape", [g.op("Slice", [s, g.const(np.array([i], np.int64)), g.const(np.array([i + 1], np.int64)),
+                                                 g.const(np.array([1], np.int64))]),
+                                  g.const(np.array([-1, 1, 1, 1], np.int64))]) for i in range(len(idx))]
+
+    def line(idx):  # piecewise-linear y of the lip line at every pixel's x, [N, 1, S, S]
+        xs, ys = coord(idx, 0), coord(idx, 1)
+        y = g.op("Add", [ys[0], g.op("Mul", [pxx, zero])])
+        for i in range(len(idx) - 1):
+            w = g.op("Max", [g.op("Sub", [xs[i + 1], xs[i]]), g.const(np.float32(1e-4))])
+            t = g.op("Clip", [g.op("Div", [g.op("Sub", [pxx, xs[i]]), w]), zero, one])
+            y = g.op("Add", [y, g.op("Mul", [t, g.op("Sub", [ys[i + 1], ys[i]])])])
+        return y
+
+    x60, x64 = coord([60, 64], 0)
+    u = g.op("Div", [g.op("Sub", [pxx, x60]), g.op("Max", [g.op("Sub", [x64, x60]), g.const(np.float32(1e-3))])])
+    up, lo = line(EX_UPPER), line(EX_LOWER)
+    v = g.op("Div", [g.op("Sub", [pyy, up]), g.op("Max", [g.op("Sub", [lo, up]), g.const(np.float32(1e-3))])])
+    two = g.const(np.float32(2.0))
+    # Opening (as exemplars.opening): inner-lip gap along y over the mouth width 48-54 along x.
+    ya, yb = coord([61, 62, 63], 1), coord([67, 66, 65], 1)
+    gap = g.op("Div", [g.op("Sum", [g.op("Sub", [b, a_]) for a_, b in zip(ya, yb)]), g.const(np.float32(3.0))])
+    x48, x54 = coord([48, 54], 0)
+    op_raw = g.op("Div", [gap, g.op("Max", [g.op("Sub", [x54, x48]), g.const(np.float32(1e-3))])])  # [N, 1, 1, 1]
+    # Wider than the widest level: rows above the bank's dark row keep their size under the upper
+    # lip, rows below keep theirs above the lower lip, the dark row fills between (exemplars.py).
+    split = float(bank["split"])
+    kk = g.op("Max", [g.op("Div", [op_raw, g.const(np.float32(levels[-1]))]), one])
+    d_top = g.op("Mul", [v, kk])
+    d_bot = g.op("Mul", [g.op("Sub", [one, v]), kk])
+    # How far into the filled middle (in heights of the widest level): the cavity darkens there.
+    fill = g.op("Clip", [g.op("Mul", [g.op("Min", [g.op("Sub", [d_top, g.const(np.float32(split))]),
+                                                    g.op("Sub", [d_bot, g.const(np.float32(1.0 - split))])]),
+                                      g.const(np.float32(1.0 / CAVITY_RAMP))]), zero, one])  # [N, 1, S, S]
+    v = g.op("Where", [g.op("LessOrEqual", [d_top, g.const(np.float32(split))]), d_top,
+                       g.op("Where", [g.op("LessOrEqual", [d_bot, g.const(np.float32(1.0 - split))]),
+                                      g.op("Sub", [one, d_bot]), g.const(np.float32(split))])])
+    gxy = g.op("Concat", [g.op("Sub", [g.op("Mul", [u, two]), one]), g.op("Sub", [g.op("Mul", [v, two]), one])], axis=1)
+    gxy = g.op("Transpose", [gxy], perm=[0, 2, 3, 1])  # [N, S, S, 2]
+    op = g.op("Clip", [g.op("Reshape", [op_raw, g.const(np.array([-1, 1], np.int64))]),
+                       g.const(np.float32(levels[0])), g.const(np.float32(levels[-1]))])  # [N, 1]
+    hat = g.op("Sub", [one, g.op("Div", [g.op("Abs", [g.op("Sub", [op, g.const(levels[None].astype(np.float32))])]),
+                                         g.const(np.float32(step))])])
+    wts = g.op("Relu", [hat])  # [N, K], two non-zero, summing to 1
+    t = g.op("MatMul", [wts, g.const(tex.reshape(k, -1), "mouth_bank")])
+    t = g.op("Reshape", [t, g.const(np.array([-1, 3, ht, wt], np.int64))])
+    samp = g.op("GridSample", [t, gxy], mode="bilinear", padding_mode="border", align_corners=0)
+    dark = g.const(np.asarray(bank["dark"], np.float32).reshape(1, 3, 1, 1), "bank_dark")
+    samp = g.op("Add", [samp, g.op("Mul", [g.op("Sub", [dark, samp]), fill])])
+    # Colour match: the portrait's skin around the mouth (5x5 patches of crop pixels at 256 around
+    # the SKIN midpoints of the reference landmarks) against the bank's.
+    rl = "reference_landmarks"
+    pa = g.op("Gather", [rl, g.const(np.array([a_ for a_, _ in EX_SKIN], np.int64))], axis=1)
+    pb = g.op("Gather", [rl, g.const(np.array([b for _, b in EX_SKIN], np.int64))], axis=1)
+    mid = g.op("Unsqueeze", [g.op("Mul", [g.op("Add", [pa, pb]), g.const(np.float32(0.5))]),
+                             g.const(np.array([2], np.int64))])  # [N, 4, 1, 2]
+    d = (np.arange(5) - 2) / 256.0
+    dy, dx = np.meshgrid(d, d, indexing="ij")
+    offs = np.stack([dx, dy], -1).reshape(1, 1, 25, 2).astype(np.float32)
+    sp = g.op("Add", [mid, g.const(offs, "skin_patch")])  # [N, 4, 25, 2]
+    sp = g.op("Reshape", [g.op("Sub", [g.op("Mul", [sp, two]), one]), g.const(np.array([0, 1, -1, 2], np.int64))])
+    sv = g.op("GridSample", ["reference", sp], mode="bilinear", padding_mode="border", align_corners=0)  # [N, 3, 1, 100]
+    sp_rgb = g.op("ReduceMean", [sv], axes=[2, 3], keepdims=1)  # [N, 3, 1, 1]
+    sp_rgb = g.op("Max", [sp_rgb, g.const(np.float32(1e-3))])
+    lum_p = g.op("ReduceMean", [sp_rgb], axes=[1], keepdims=1)  # [N, 1, 1, 1]
+    # Colour: the bank's colours are carried over by the cast of the portrait's skin against the
+    # bank's (per channel, chromaticity over chromaticity: a warmer or bluer light, a painting's
+    # palette), then their saturation (difference from their own grey) is scaled down by the
+    # portrait's skin saturation over the bank's (a grey-scale portrait gets a grey interior; never
+    # more saturated than the bank); the brightness follows the skin's partly (teeth are not skin:
+    # a dark-skinned face keeps light teeth).
+    skin = np.asarray(skin, np.float64)
+    sat_g = float(np.sqrt(np.mean((skin - skin.mean()) ** 2)) / skin.mean())
+    cast_g = (skin / skin.mean()).reshape(1, 3, 1, 1).astype(np.float32)
+    cast = g.op("Clip", [g.op("Div", [g.op("Div", [sp_rgb, lum_p]), g.const(cast_g, "bank_cast")]),
+                         g.const(np.float32(CAST_CLIP[0])), g.const(np.float32(CAST_CLIP[1]))])
+    dev = g.op("Sub", [sp_rgb, lum_p])
+    sat_p = g.op("Div", [g.op("Sqrt", [g.op("ReduceMean", [g.op("Mul", [dev, dev])], axes=[1], keepdims=1)]), lum_p])
+    sat = g.op("Clip", [g.op("Div", [sat_p, g.const(np.float32(sat_g))]), zero, one])
+    bright = g.op("Clip", [g.op("Pow", [g.op("Div", [lum_p, g.const(np.float32(skin.mean()))]), g.const(np.float32(BRIGHT_POW))]),
+                           g.const(np.float32(BRIGHT_CLIP[0])), g.const(np.float32(BRIGHT_CLIP[1]))])
+    samp = g.op("Mul", [samp, cast])
+    lum_t = g.op("ReduceMean", [samp], axes=[1], keepdims=1)  # [N, 1, S, S]
+    col = g.op("Add", [lum_t, g.op("Mul", [g.op("Sub", [samp, lum_t]), sat])])
+    return g.op("Mul", [col, bright])
+
+
+
 class G:
     """A tiny graph builder."""
 
     def __init__(self):
         self.nodes, self.inits, self.n = [], [], 0
+        self.shared = {}
+
+    def shared_const(self, key, make, base):
+        """One initializer for a constant used in several places (made by make() the first time)."""
+        if key not in self.shared:
+            self.shared[key] = self.const(make(), base)
+        return self.shared[key]
 
     def name(self, base):
         self.n += 1
@@ -264,7 +416,7 @@ class G:
         return out[0] if len(out) == 1 else out
 
 
-def build(size: int, grid: int, box=BOX, lip_in=LIP_IN):
+def build(size: int, grid: int, box=BOX, lip_in=LIP_IN, bank=None):
     verts, tri = triangles()
     n_anchor = verts.shape[0] - 68
     T = tri.shape[0]
@@ -392,22 +544,24 @@ def build(size: int, grid: int, box=BOX, lip_in=LIP_IN):
         return s
 
     xi, yi, xj, yj = coord(poly, 0, "xi"), coord(poly, 1, "yi"), coord(poly_n, 0, "xj"), coord(poly_n, 1, "yj")
-    pxx = g.op("Slice", [ident_f, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)),
-                         g.const(np.array([1], np.int64))])  # [1, 1, S, S]
-    pyy = g.op("Slice", [ident_f, g.const(np.array([1], np.int64)), g.const(np.array([2], np.int64)),
-                         g.const(np.array([1], np.int64))])
-    px = g.op("Reshape", [pxx, g.const(np.array([1, 1, -1], np.int64))])
-    py = g.op("Reshape", [pyy, g.const(np.array([1, 1, -1], np.int64))])
-    above_i = g.op("Greater", [yi, py])
-    above_j = g.op("Greater", [yj, py])
-    straddle = g.op("Xor", [above_i, above_j])
-    dy = sub(yj, yi)
-    dy_safe = g.op("Where", [g.op("Greater", [g.op("Abs", [dy]), g.const(np.float32(1e-9))]), dy, g.const(np.float32(1e-9))])
-    xcross = add(g.op("Div", [mul(sub(xj, xi), sub(py, yi)), dy_safe]), xi)
-    cross = g.op("And", [straddle, g.op("Less", [px, xcross])])
-    ncross = g.op("ReduceSum", [g.op("Cast", [cross], to=TensorProto.FLOAT), g.const(np.array([1], np.int64))], keepdims=1)
-    inside = g.op("Mod", [ncross, g.const(np.float32(2.0))], fmod=1)  # [N, 1, S*S]
-    inside = g.op("Reshape", [inside, g.const(np.array([0, 1, size, size], np.int64))])
+    if bank is None:  # every crop pixel
+        pxx = g.op("Slice", [ident_f, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)),
+                             g.const(np.array([1], np.int64))])  # [1, 1, S, S]
+        pyy = g.op("Slice", [ident_f, g.const(np.array([1], np.int64)), g.const(np.array([2], np.int64)),
+                             g.const(np.array([1], np.int64))])
+        px = g.op("Reshape", [pxx, g.const(np.array([1, 1, -1], np.int64))])
+        py = g.op("Reshape", [pyy, g.const(np.array([1, 1, -1], np.int64))])
+        inside = g.op("Reshape", [crossing_inside(g, (xi, yi, xj, yj), px, py), g.const(np.array([0, 1, size, size], np.int64))])
+    else:  # the pixels of a box around the mouth (the interior lies inside the mouth box's size)
+        ibw, ibh = (int(round(f * size)) for f in BOX)
+        iorg, ixy = box_pixels(g, size, ibw, ibh)
+        px = g.op("Slice", [ixy, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)),
+                            g.const(np.array([1], np.int64))])  # [N, 1, P]
+        py = g.op("Slice", [ixy, g.const(np.array([1], np.int64)), g.const(np.array([2], np.int64)),
+                            g.const(np.array([1], np.int64))])
+        bshape = g.const(np.array([0, 1, ibh, ibw], np.int64))
+        pxx, pyy = g.op("Reshape", [px, bshape]), g.op("Reshape", [py, bshape])  # [N, 1, bh, bw]
+        inside = g.op("Reshape", [crossing_inside(g, (xi, yi, xj, yj), px, py), bshape])
 
     # Opening (inner-lip gap, points 62 and 66) of target and reference, and the mouth's geometry.
     def pt(t, i, c):
@@ -421,44 +575,55 @@ def build(size: int, grid: int, box=BOX, lip_in=LIP_IN):
     width = g.op("Max", [width, g.const(np.float32(1e-3))])
     more_open = g.op("Clip", [g.op("Div", [sub(open_t, open_r), g.const(np.float32(0.015))]),
                               g.const(np.float32(0.0)), g.const(np.float32(1.0))])
-    # Vertical position inside the mouth: t = 0 at the upper inner lip, 1 at the lower.
-    y_up = g.op("Div", [add(add(pt("target_landmarks", 61, 1), pt("target_landmarks", 62, 1)), pt("target_landmarks", 63, 1)),
-                        g.const(np.float32(3.0))])
-    y_lo = g.op("Div", [add(add(pt("target_landmarks", 65, 1), pt("target_landmarks", 66, 1)), pt("target_landmarks", 67, 1)),
-                        g.const(np.float32(3.0))])
-    gap = g.op("Max", [sub(y_lo, y_up), g.const(np.float32(1e-3))])
-    tpos = g.op("Clip", [g.op("Div", [sub(pyy, y_up), gap]), g.const(np.float32(0.0)), g.const(np.float32(1.0))])
-    x_c = g.op("Div", [add(pt("target_landmarks", 60, 0), pt("target_landmarks", 64, 0)), g.const(np.float32(2.0))])
-    u = g.op("Div", [sub(pxx, x_c), g.op("Mul", [width, g.const(np.float32(0.5))])])
-    side = g.op("Clip", [sub(g.const(np.float32(1.0)), g.op("Mul", [mul(u, u), g.const(np.float32(0.7))])),
-                         g.const(np.float32(0.15)), g.const(np.float32(1.0))])  # darker at the corners
-    # Teeth height: about a tenth of the mouth width, at most half the gap (upper), a third (lower).
-    teeth_h = g.op("Mul", [width, g.const(np.float32(0.11))])
-    up_teeth = g.op("Clip", [g.op("Div", [sub(g.op("Min", [teeth_h, g.op("Mul", [gap, g.const(np.float32(0.55))])]),
-                                              sub(pyy, y_up)), g.const(np.float32(0.004))]),
+    if bank is None:  # a painted cavity
+        # Vertical position inside the mouth: t = 0 at the upper inner lip, 1 at the lower.
+        y_up = g.op("Div", [add(add(pt("target_landmarks", 61, 1), pt("target_landmarks", 62, 1)), pt("target_landmarks", 63, 1)),
+                            g.const(np.float32(3.0))])
+        y_lo = g.op("Div", [add(add(pt("target_landmarks", 65, 1), pt("target_landmarks", 66, 1)), pt("target_landmarks", 67, 1)),
+                            g.const(np.float32(3.0))])
+        gap = g.op("Max", [sub(y_lo, y_up), g.const(np.float32(1e-3))])
+        tpos = g.op("Clip", [g.op("Div", [sub(pyy, y_up), gap]), g.const(np.float32(0.0)), g.const(np.float32(1.0))])
+        x_c = g.op("Div", [add(pt("target_landmarks", 60, 0), pt("target_landmarks", 64, 0)), g.const(np.float32(2.0))])
+        u = g.op("Div", [sub(pxx, x_c), g.op("Mul", [width, g.const(np.float32(0.5))])])
+        side = g.op("Clip", [sub(g.const(np.float32(1.0)), g.op("Mul", [mul(u, u), g.const(np.float32(0.7))])),
+                             g.const(np.float32(0.15)), g.const(np.float32(1.0))])  # darker at the corners
+        # Teeth height: about a tenth of the mouth width, at most half the gap (upper), a third (lower).
+        teeth_h = g.op("Mul", [width, g.const(np.float32(0.11))])
+        up_teeth = g.op("Clip", [g.op("Div", [sub(g.op("Min", [teeth_h, g.op("Mul", [gap, g.const(np.float32(0.55))])]),
+                                                  sub(pyy, y_up)), g.const(np.float32(0.004))]),
+                                 g.const(np.float32(0.0)), g.const(np.float32(1.0))])
+        lo_teeth = g.op("Clip", [g.op("Div", [sub(sub(pyy, y_lo), g.op("Neg", [g.op("Min", [g.op("Mul", [teeth_h, g.const(np.float32(0.6))]),
+                                                                                            g.op("Mul", [gap, g.const(np.float32(0.3))])])])),
+                                              g.const(np.float32(0.004))]),
+                                 g.const(np.float32(0.0)), g.const(np.float32(1.0))])
+        teeth = g.op("Max", [up_teeth, g.op("Mul", [lo_teeth, g.const(np.float32(0.8))])])
+        # Gaps between teeth: thin darker lines, about eight teeth across the mouth, wider at the front.
+        phase = g.op("Mul", [u, g.const(np.float32(np.pi * 4.0))])
+        gaps = g.op("Pow", [g.op("Abs", [g.op("Cos", [phase])]), g.const(np.float32(24.0))])
+        tooth_shade = sub(g.const(np.float32(1.0)), g.op("Mul", [gaps, g.const(np.float32(0.35))]))
+        # Colours [1, 3, 1, 1]: cavity dark red-brown, deeper at the middle; teeth off-white.
+        cav_col = g.const(np.array([0.23, 0.07, 0.07], np.float32).reshape(1, 3, 1, 1))
+        deep = g.op("Clip", [sub(g.const(np.float32(1.0)), g.op("Mul", [g.op("Abs", [sub(tpos, g.const(np.float32(0.55)))]),
+                                                                        g.const(np.float32(1.2))])),
                              g.const(np.float32(0.0)), g.const(np.float32(1.0))])
-    lo_teeth = g.op("Clip", [g.op("Div", [sub(sub(pyy, y_lo), g.op("Neg", [g.op("Min", [g.op("Mul", [teeth_h, g.const(np.float32(0.6))]),
-                                                                                        g.op("Mul", [gap, g.const(np.float32(0.3))])])])),
-                                          g.const(np.float32(0.004))]),
-                             g.const(np.float32(0.0)), g.const(np.float32(1.0))])
-    teeth = g.op("Max", [up_teeth, g.op("Mul", [lo_teeth, g.const(np.float32(0.8))])])
-    # Gaps between teeth: thin darker lines, about eight teeth across the mouth, wider at the front.
-    phase = g.op("Mul", [u, g.const(np.float32(np.pi * 4.0))])
-    gaps = g.op("Pow", [g.op("Abs", [g.op("Cos", [phase])]), g.const(np.float32(24.0))])
-    tooth_shade = sub(g.const(np.float32(1.0)), g.op("Mul", [gaps, g.const(np.float32(0.35))]))
-    # Colours [1, 3, 1, 1]: cavity dark red-brown, deeper at the middle; teeth off-white.
-    cav_col = g.const(np.array([0.23, 0.07, 0.07], np.float32).reshape(1, 3, 1, 1))
-    deep = g.op("Clip", [sub(g.const(np.float32(1.0)), g.op("Mul", [g.op("Abs", [sub(tpos, g.const(np.float32(0.55)))]),
-                                                                    g.const(np.float32(1.2))])),
-                         g.const(np.float32(0.0)), g.const(np.float32(1.0))])
-    cav = mul(cav_col, sub(g.const(np.float32(1.0)), g.op("Mul", [deep, g.const(np.float32(0.6))])))
-    teeth_col = g.const(np.array([0.93, 0.87, 0.76], np.float32).reshape(1, 3, 1, 1))
-    interior = add(mul(cav, sub(g.const(np.float32(1.0)), teeth)), mul(mul(mul(teeth_col, teeth), tooth_shade), g.op("Add", [g.op("Mul", [tpos, g.const(np.float32(-0.35))]), g.const(np.float32(1.0))])))
-    interior = mul(interior, side)
+        cav = mul(cav_col, sub(g.const(np.float32(1.0)), g.op("Mul", [deep, g.const(np.float32(0.6))])))
+        teeth_col = g.const(np.array([0.93, 0.87, 0.76], np.float32).reshape(1, 3, 1, 1))
+        interior = add(mul(cav, sub(g.const(np.float32(1.0)), teeth)), mul(mul(mul(teeth_col, teeth), tooth_shade), g.op("Add", [g.op("Mul", [tpos, g.const(np.float32(-0.35))]), g.const(np.float32(1.0))])))
+        interior = mul(interior, side)
+    else:  # real interiors
+        interior = exemplar_interior(g, bank, pxx, pyy)
     # Soft alpha: the polygon blurred a little, scaled by how much more open the target is.
     alpha = g.op("AveragePool", [inside], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1)
     alpha = mul(alpha, more_open)
-    frame = add(mul(warped, sub(g.const(np.float32(1.0)), alpha)), mul(interior, alpha))
+    if bank is None:
+        frame = add(mul(warped, sub(g.const(np.float32(1.0)), alpha)), mul(interior, alpha))
+    else:  # the box's interior and alpha pasted into the crop (premultiplied; zero outside the box)
+        pasted = paste_box(g, size, ibw, ibh, iorg, g.op("Concat", [mul(interior, alpha), alpha], axis=1))
+        alpha = g.op("Slice", [pasted, g.const(np.array([3], np.int64)), g.const(np.array([4], np.int64)),
+                               g.const(np.array([1], np.int64))])
+        interior_pm = g.op("Slice", [pasted, g.const(np.array([0], np.int64)), g.const(np.array([3], np.int64)),
+                                     g.const(np.array([1], np.int64))])
+        frame = add(mul(warped, sub(g.const(np.float32(1.0)), alpha)), interior_pm)
     frame = g.op("Clip", [frame, g.const(np.float32(0.0)), g.const(np.float32(1.0))], outputs=["frame"])
 
     # Mask: displacement over a pixel or so, dilated and feathered on the coarse grid, upsampled,
@@ -492,7 +657,10 @@ def build(size: int, grid: int, box=BOX, lip_in=LIP_IN):
     meta = {
         "kind": "landmarks2face",
         "version": "1",
-        "description": f"piecewise-affine landmark warp ({T} triangles, {grid}x{grid} control grid{box_txt}) with a synthesized mouth interior; no learned weights",
+        "description": f"piecewise-affine landmark warp ({T} triangles, {grid}x{grid} control grid{box_txt}) with "
+                       + ("a synthesized mouth interior; no learned weights" if bank is None else
+                          f"real mouth interiors ({len(bank['levels'])} opening levels from GRID s1, CC BY 4.0, Cooke et al. 2006), "
+                          "colour-matched to the portrait; no learned weights"),
         "size": str(size),
         "crop": CROP,
     }
@@ -509,9 +677,16 @@ def main():
     ap.add_argument("--grid", type=int, default=64)
     ap.add_argument("--no-box", action="store_true", help="no exact mouth box (the coarse grid everywhere)")
     ap.add_argument("--lip-in", type=float, default=LIP_IN)
+    ap.add_argument("--bank", help="mouth interior bank (training/l2f/exemplars.py's npz); without it a painted cavity")
     ap.add_argument("--out", default=str(ROOT / "models" / "landmarks2face.onnx"))
     a = ap.parse_args()
-    model = build(a.size, a.grid, None if a.no_box else BOX, a.lip_in)
+    bank = None
+    if a.bank:
+        try:
+            bank = dict(np.load(a.bank))
+        except OSError as e:
+            raise SystemExit(f"make_warp_generator: error: cannot read the bank {a.bank}: {e}") from None
+    model = build(a.size, a.grid, None if a.no_box else BOX, a.lip_in, bank)
     onnx.save(model, a.out)
     print(f"wrote {a.out}: {pathlib.Path(a.out).stat().st_size} bytes")
 
