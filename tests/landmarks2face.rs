@@ -174,6 +174,56 @@ fn open_mouth_changes_the_mouth_and_only_the_face() {
     assert!(dark > 200, "no dark mouth cavity ({dark} dark pixels)");
 }
 
+/// The default model's mouth interior (real interiors from GRID s1, colour-matched to the portrait,
+/// training/l2f/exemplars.py) takes the portrait's colour: on a grey-scale portrait the open mouth
+/// is grey too, where painted teeth or GRID's warm interiors would be coloured.
+#[test]
+fn open_mouth_interior_follows_a_grey_portrait() {
+    let (rgba, w, hh) = portrait_rgba();
+    let mut grey = rgba.clone();
+    for px in grey.chunks_exact_mut(4) {
+        let y = (0.299 * px[0] as f32 + 0.587 * px[1] as f32 + 0.114 * px[2] as f32 + 0.5) as u8;
+        px[..3].fill(y);
+    }
+    let path = write_png("grey-portrait.png", &grey, w, hh);
+    init();
+    let e = gst::ElementFactory::make("landmarks2face")
+        .property("model", l2f_model())
+        .property("portrait", path.to_str().unwrap())
+        .property("threads", 1u32)
+        .build()
+        .unwrap();
+    let mut h = harness(&e, None);
+    h.push(lm_buffer(&LandmarkFrame::default(), 0)).unwrap();
+    h.push(lm_buffer(&open_mouth(0.06), 1)).unwrap();
+    let a0 = h.pull().unwrap();
+    let caps = h.sinkpad().unwrap().current_caps().unwrap();
+    let (a, _, _) = rgba_of(&a0, &caps);
+    let (b, _, _) = rgba_of(&h.pull().unwrap(), &caps);
+    let (mut changed, mut dark, mut coloured) = (0usize, 0usize, 0usize);
+    for (p, q) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
+        let d: i32 = (0..3).map(|c| (p[c] as i32 - q[c] as i32).abs()).sum();
+        if d > 30 {
+            changed += 1;
+            let lum = q[..3].iter().map(|&v| v as u32).sum::<u32>() / 3;
+            if lum < 90 {
+                dark += 1;
+            }
+        }
+        let spread = q[..3].iter().max().unwrap() - q[..3].iter().min().unwrap();
+        if spread > 6 {
+            coloured += 1;
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    assert!(changed > 1500, "{changed} pixels changed");
+    assert!(dark > 100, "no dark mouth interior ({dark} dark pixels)");
+    assert_eq!(
+        coloured, 0,
+        "{coloured} coloured pixels on a grey-scale portrait"
+    );
+}
+
 #[test]
 fn crop_mode_and_converted_formats() {
     let e = element("crop");

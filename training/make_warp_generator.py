@@ -1,6 +1,7 @@
 """Makes the default landmarks2face generator, models/landmarks2face.onnx: a dense piecewise-affine
-warp of the reference crop driven by the landmarks, with a synthesized mouth interior where the
-target's lips part more than the reference's. No learned weights; no training data.
+warp of the reference crop driven by the landmarks, with real mouth interiors (GRID s1, CC BY 4.0,
+Cooke et al. 2006; training/l2f/exemplars.py) where the target's lips part more than the
+reference's. No learned weights.
 
 The graph (standard ONNX operators only, opset 17, so it runs on TensorRT, CUDA and CPU):
 
@@ -19,14 +20,22 @@ The graph (standard ONNX operators only, opset 17, so it runs on TensorRT, CUDA 
 4. Closing an open mouth (lips_inward): the lips' inner edges sample a little inside the reference's
    lips, and what is left of the interior samples the upper lip, so no teeth or cavity show.
 5. Mouth interior: inside the target's inner-lip polygon (crossing-number test), where the target
-   mouth is more open than the reference's, a cavity is painted: upper teeth below the upper lip,
-   a dark, shaded cavity below, lower teeth at the bottom edge, all softened at the edges.
-6. `mask`: where the face changed (displacement or painted interior), feathered, zero at the border,
-   for pasting the crop back into the full portrait.
+   mouth is more open than the reference's. By default (exemplar_interior), in a box of pixels
+   around the mouth: the bank's two opening levels around the target's opening, blended, sampled at
+   each pixel's canonical (u, v) between the inner lip lines, colour-matched to the portrait's skin
+   around the mouth, pasted into the crop. With --painted (the generator before issue 10), over the
+   whole crop: a painted cavity (upper teeth below the upper lip, a dark, shaded cavity below, lower
+   teeth at the bottom edge, all softened at the edges).
+6. `mask`: where the face changed (displacement or interior), feathered, zero at the border, for
+   pasting the crop back into the full portrait.
 
     python3 training/make_warp_generator.py [--size 256] [--grid 64] [--no-box] [--lip-in 0.3]
+        [--bank ~/.cache/talkingface/l2f/exemplars.npz | --painted] [--out models/landmarks2face.onnx]
+
+The bank is made by `training/run.sh warp` (which then runs this script) from realdata's cache.
 """
 import argparse
+import os
 import pathlib
 
 import numpy as np
@@ -36,6 +45,9 @@ from scipy.spatial import Delaunay
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MEAN = np.loadtxt(ROOT / "models" / "mean_face.txt", dtype=np.float64)
+
+# The mouth interior bank made by training/l2f/exemplars.py (data: not in the repository).
+BANK = pathlib.Path(os.environ.get("TALKINGFACE_CACHE", pathlib.Path.home() / ".cache" / "talkingface")) / "l2f" / "exemplars.npz"
 
 # Crop frame: points 36 and 45 (outer eye corners) at these fractions of the crop.
 CROP = "eyes:0.3,0.333333,0.7,0.333333"
@@ -677,15 +689,18 @@ def main():
     ap.add_argument("--grid", type=int, default=64)
     ap.add_argument("--no-box", action="store_true", help="no exact mouth box (the coarse grid everywhere)")
     ap.add_argument("--lip-in", type=float, default=LIP_IN)
-    ap.add_argument("--bank", help="mouth interior bank (training/l2f/exemplars.py's npz); without it a painted cavity")
+    ap.add_argument("--bank", default=str(BANK), help="mouth interior bank (training/l2f/exemplars.py's npz)")
+    ap.add_argument("--painted", action="store_true", help="a painted cavity instead of the bank (the generator before issue 10)")
     ap.add_argument("--out", default=str(ROOT / "models" / "landmarks2face.onnx"))
     a = ap.parse_args()
     bank = None
-    if a.bank:
+    if not a.painted:
         try:
             bank = dict(np.load(a.bank))
         except OSError as e:
-            raise SystemExit(f"make_warp_generator: error: cannot read the bank {a.bank}: {e}") from None
+            raise SystemExit(f"make_warp_generator: error: cannot read the mouth interior bank {a.bank} ({e}); "
+                             "make it with training/run.sh warp (or python3 training/l2f/exemplars.py), "
+                             "or pass --painted") from None
     model = build(a.size, a.grid, None if a.no_box else BOX, a.lip_in, bank)
     onnx.save(model, a.out)
     print(f"wrote {a.out}: {pathlib.Path(a.out).stat().st_size} bytes")

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The training kit's one command.
-#   training/run.sh [setup|meanface|teacher|data|train|export|eval|test|all]
+#   training/run.sh [setup|meanface|teacher|data|realdata|warp|train|export|eval|test|all]
 #   training/run.sh mouth   (the learned mouth stage of landmarks2face, training/l2f; not in all:
 #                            MOUTH_MINUTES of training, resumed from its checkpoint when run again)
 #   training/run.sh ablate NAME...   (trains, exports and evaluates a variant of docs/model-card.md)
@@ -8,8 +8,9 @@
 #                            to one person's video, a file, a folder of clips or a .txt list of clips;
 #                            writes ~/.cache/talkingface/person/NAME/; running it again continues;
 #                            options: python3 training/l2f/person.py --help)
-# all = setup meanface teacher data realdata train export lowlatency eval realeval test: remakes
-# models/mean_face.txt, models/audio2landmarks.onnx and models/audio2landmarks_lowlatency.onnx from
+# all = setup meanface teacher data realdata warp train export lowlatency eval realeval test: remakes
+# models/mean_face.txt, models/landmarks2face.onnx (warp: GRID s1's mouth interiors, training/l2f/exemplars.py),
+# models/audio2landmarks.onnx and models/audio2landmarks_lowlatency.onnx from
 # nothing (seeded). realdata needs the git mirrors of github:osalinasv/lipnet and
 # github:AnshSareen/Deep-Learning-Based-Lip-Reading (talkingface_kit/realdata.py says where). Times on a 2-core CPU are in docs/model-card.md.
 # setup installs what it needs on Debian 12: the system packages below (enabling the contrib and
@@ -128,6 +129,8 @@ step() {
                 default=../models/audio2landmarks.onnx lowlatency=../models/audio2landmarks_lowlatency.onnx | tee cache/realeval.md ;;
     realdata) $PY -m talkingface_kit.realdata | tee cache/realdata.log ;;
     eval) $PY -m talkingface_kit.evaluate | tee cache/eval.md ;;
+    warp)    # the default landmarks2face generator (issue 10): the real mouth interior bank, then the graph; needs realdata's cache
+      (cd l2f && ../$PY exemplars.py | tee ../cache/exemplars.log) && $PY make_warp_generator.py ;;
     mouth)   # the learned mouth stage (issue 10): models/landmarks2face_mouth.onnx; needs realdata's cache
       (cd l2f && ../$PY prepare.py --clips "${MOUTH_CLIPS:-500}" --val 20 | tee ../cache/l2f_prepare.log &&
        ../$PY train.py --minutes "${MOUTH_MINUTES:-62}" | tee -a ../cache/l2f_train.log &&
@@ -135,7 +138,7 @@ step() {
        ../$PY evaluate.py --s1 "${MOUTH_EVAL_S1:-10}" | tee ../cache/l2f_eval.log &&
        ../$PY figures.py) ;;
     test) $PY -m pytest -q tests ;;
-    all) for s in setup meanface teacher data realdata train export lowlatency eval realeval test; do step $s; done ;;
+    all) for s in setup meanface teacher data realdata warp train export lowlatency eval realeval test; do step $s; done ;;
     *) echo "unknown step $1" >&2; exit 2 ;;
   esac
 }
