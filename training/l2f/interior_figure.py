@@ -4,12 +4,15 @@
   from the clip's first good frame, its most open frames: the real frame, then each model;
 - portraits unlike GRID (media/portrait.jpg, public domain, in colour and in grey scale, and any
   --portrait given), driven by the same clip's mouth motion (its landmarks' change from the
-  reference frame, in the crop frame): each model.
+  reference frame, in the crop frame): each model;
+- with --openings, media/portrait.jpg with its mouth opened further by the landmarks alone (lower
+  lip and jaw down by 0.02 to 0.08 crop units): each model.
 
 Each tile is the mouth region of the 256 crop, enlarged 2x.
 
-    python3 training/l2f/interior_figure.py --model painted=models/landmarks2face.onnx \\
-        --model real=/tmp/ex.onnx [--clip brbk7n] [--portrait P ...] --out docs/images/l2f_interior.png
+    python3 training/l2f/interior_figure.py --model painted=PAINTED.onnx \\
+        --model real=models/landmarks2face.onnx [--clip brbk7n] [--portrait P ...] [--openings] \\
+        --out docs/images/l2f_interior.png
 """
 import argparse
 
@@ -39,6 +42,7 @@ def main():
     ap.add_argument("--clip", default="brbk7n")
     ap.add_argument("--frames", type=int, default=4)
     ap.add_argument("--portrait", action="append", default=[])
+    ap.add_argument("--openings", action="store_true", help="add rows of media/portrait.jpg opened by the landmarks alone")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     models = [(m.split("=", 1)[0], E.session(m.split("=", 1)[1])) for m in a.model]
@@ -71,6 +75,23 @@ def main():
             for t in ts:
                 tgt = plm + (lm[t] - lm[r])
                 row.append(label(mouth_tile(E.gen(sess, pref, plm[None], tgt[None]), tgt, s), f"{pname} {name}"))
+            rows.append(row)
+    if a.openings:
+        # media/portrait.jpg with its mouth opened by the landmarks alone (lower lip and jaw down by
+        # d crop units, as the Rust tests' open_mouth), one column per opening.
+        img = pics[0][1]
+        p = fa.landmarks68(img)
+        sim = C.to_crop(p[36], p[45])
+        plm = C.apply(sim, np.asarray(p, np.float64)).astype(np.float32)
+        pref = C.crop_image(img, sim, s).transpose(2, 0, 1)[None].astype(np.float32) / 255
+        ds = np.linspace(0.02, 0.08, len(ts))
+        for name, (sess, _) in models:
+            row = []
+            for d in ds:
+                tgt = plm.copy()
+                tgt[[56, 57, 58, 65, 66, 67], 1] += d
+                tgt[[5, 6, 7, 8, 9, 10, 11, 55, 59], 1] += 0.7 * d
+                row.append(label(mouth_tile(E.gen(sess, pref, plm[None], tgt[None]), tgt, s), f"{name} open +{d:.2f}"))
             rows.append(row)
     Image.fromarray(np.concatenate([np.concatenate(rw, 1) for rw in rows], 0)).save(a.out, optimize=True)
     print(f"interior_figure: {a.out}; clip {a.clip} frames {ts}")
