@@ -1,9 +1,9 @@
-"""Side-by-side mouth close-ups of landmarks2face generators (docs/images/l2f_interior_*.png):
+"""Side-by-side mouth close-ups of landmarks2face generators (docs/images/l2f_interior.jpg):
 
 - an unseen GRID speaker (default s20, brbk7n; CC BY 4.0, Cooke et al. 2006), self-reenactment
   from the clip's first good frame, its most open frames: the real frame, then each model;
-- portraits unlike GRID (media/portrait.jpg, public domain, in colour and in grey scale, and any
-  --portrait given), driven by the same clip's mouth motion (its landmarks' change from the
+- portraits unlike GRID (media/portrait.jpg, public domain, in colour, in grey scale and made
+  painting-like with a cool palette, and any --portrait given), driven by the same clip's mouth motion (its landmarks' change from the
   reference frame, in the crop frame): each model;
 - with --openings, media/portrait.jpg with its mouth opened further by the landmarks alone (lower
   lip and jaw down by 0.02 to 0.08 crop units): each model.
@@ -12,7 +12,7 @@ Each tile is the mouth region of the 256 crop, enlarged 2x.
 
     python3 training/l2f/interior_figure.py --model painted=PAINTED.onnx \\
         --model real=models/landmarks2face.onnx [--clip brbk7n] [--portrait P ...] [--openings] \\
-        --out docs/images/l2f_interior.png
+        --out docs/images/l2f_interior.jpg
 """
 import argparse
 
@@ -62,6 +62,11 @@ def main():
     pics = [("portrait", np.asarray(Image.open(C.ROOT / "media" / "portrait.jpg").convert("RGB")))]
     y = (pics[0][1].astype(np.float64) @ np.array([0.299, 0.587, 0.114]) + 0.5).astype(np.uint8)
     pics.append(("grey", np.repeat(y[..., None], 3, -1)))
+    # Painting-like: flattened brush areas (mode filter), fewer tones, a cool green-blue palette.
+    from PIL import ImageFilter, ImageOps
+    art = ImageOps.posterize(Image.fromarray(pics[0][1]).filter(ImageFilter.ModeFilter(5)), 4)
+    art = np.asarray(art).astype(np.float64) * np.array([0.75, 0.95, 1.1]) + np.array([0, 10, 30])
+    pics.append(("painting-like", np.clip(art, 0, 255).astype(np.uint8)))
     pics += [(p.rsplit("/", 1)[-1][:12], np.asarray(Image.open(p).convert("RGB"))) for p in a.portrait]
     for pname, img in pics:
         p = fa.landmarks68(img)
@@ -93,7 +98,7 @@ def main():
                 tgt[[5, 6, 7, 8, 9, 10, 11, 55, 59], 1] += 0.7 * d
                 row.append(label(mouth_tile(E.gen(sess, pref, plm[None], tgt[None]), tgt, s), f"{name} open +{d:.2f}"))
             rows.append(row)
-    Image.fromarray(np.concatenate([np.concatenate(rw, 1) for rw in rows], 0)).save(a.out, optimize=True)
+    Image.fromarray(np.concatenate([np.concatenate(rw, 1) for rw in rows], 0)).save(a.out, optimize=True, quality=90)
     print(f"interior_figure: {a.out}; clip {a.clip} frames {ts}")
 
 
