@@ -114,7 +114,7 @@ fn describe_face(
     gst::info!(
         CAT,
         imp = imp,
-        "portrait face {:.0}px wide, mouth opening {:.3}, smile: {} (portrait-expression=neutral starts from the mouth closed, corners lowered to a lift of {} and the mouth narrowed to {} where beyond)",
+        "portrait face {:.0}px wide, mouth opening {:.3}, smile: {} (portrait-expression=neutral starts from the mouth closed, corners lowered to a lift of {:.2} and the mouth narrowed to {:.2} where beyond)",
         face.width,
         id.mouth_opening,
         smile,
