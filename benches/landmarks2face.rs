@@ -2,9 +2,12 @@
 //! Benchmark of landmarks2face: `cargo bench --bench landmarks2face [-- MODEL.onnx]`.
 //!
 //! Frames per second of the element (model + retargeting + paste-back + output) for a 256x256 crop
-//! and for a 512x512 portrait with paste-back, with one ONNX Runtime thread and all threads, on CPU;
-//! then peak resident memory. The portrait is Debian's public-domain grace_hopper.jpg
-//! (python-matplotlib-data), cut to 512x512 for the full-portrait case.
+//! and for a 512x512 portrait with paste-back, with one ONNX Runtime thread and all threads, and
+//! for a 1280x720 portrait with paste-back (and in crop mode, for the paste-back's share) with one
+//! and two threads, on CPU; then peak resident memory. The portrait is Debian's public-domain
+//! grace_hopper.jpg (python-matplotlib-data), cut to 512x512, and scaled to 720 rows and centred on
+//! a 1280x720 grey picture, for the full-portrait cases. `-- --only 1280` runs only the cases whose
+//! label contains "1280".
 
 mod common;
 
@@ -99,10 +102,22 @@ fn main() {
     };
     let sq = image::imageops::crop_imm(&img, 0, 40, 512, 512).to_image();
     let sq_path = std::env::temp_dir().join("talkingface-bench-portrait-512.png");
-    if let Err(e) = sq.save(&sq_path) {
-        eprintln!("bench: cannot write {}: {e}", sq_path.display());
-        std::process::exit(1);
+    // 1280x720: the portrait scaled to 720 rows (614x720) in the middle of a grey picture.
+    let (w720, h720) = (img.width() * 720 / img.height(), 720);
+    let scaled = image::imageops::resize(&img, w720, h720, image::imageops::FilterType::CatmullRom);
+    let mut wide = image::RgbaImage::from_pixel(1280, 720, image::Rgba([96, 96, 96, 255]));
+    image::imageops::overlay(&mut wide, &scaled, i64::from((1280 - w720) / 2), 0);
+    let wide_path = std::env::temp_dir().join("talkingface-bench-portrait-1280x720.png");
+    for (im, path) in [(&sq, &sq_path), (&wide, &wide_path)] {
+        if let Err(e) = im.save(path) {
+            eprintln!("bench: cannot write {}: {e}", path.display());
+            std::process::exit(1);
+        }
     }
+    let only = std::env::args()
+        .skip_while(|a| a != "--only")
+        .nth(1)
+        .unwrap_or_default();
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -110,11 +125,33 @@ fn main() {
     println!("model: {model}");
     println!("machine: {}", machine());
     let p512 = sq_path.to_string_lossy().to_string();
-    for (label, portrait, mode) in [
-        ("256x256 crop", PORTRAIT, "crop"),
-        ("512x512 portrait, paste-back", p512.as_str(), "full"),
+    let p720 = wide_path.to_string_lossy().to_string();
+    for (label, portrait, mode, thread_counts) in [
+        ("256x256 crop", PORTRAIT, "crop", [1u32, 0]),
+        (
+            "512x512 portrait, paste-back",
+            p512.as_str(),
+            "full",
+            [1, 0],
+        ),
+        (
+            "1280x720 portrait, paste-back",
+            p720.as_str(),
+            "full",
+            [1, 2],
+        ),
+        // The same identity without the paste-back: the difference is the paste-back's share.
+        (
+            "1280x720 portrait, crop only",
+            p720.as_str(),
+            "crop",
+            [1, 2],
+        ),
     ] {
-        for threads in [1u32, 0] {
+        if !label.contains(only.as_str()) {
+            continue;
+        }
+        for threads in thread_counts {
             let (fps, med, size) = run(&model, portrait, mode, threads);
             let t = if threads == 0 {
                 format!("all ({cores})")
@@ -132,4 +169,5 @@ fn main() {
         vm_hwm_mb()
     );
     let _ = std::fs::remove_file(sq_path);
+    let _ = std::fs::remove_file(wide_path);
 }

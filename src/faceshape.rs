@@ -279,6 +279,126 @@ pub fn close_mouth(points: &[[f32; 2]; N_POINTS]) -> [[f32; 2]; N_POINTS] {
     out
 }
 
+/// The face's own axes: the unit vector along the outer eye corners (36 to 45), the one down the
+/// face (perpendicular to it), and the eye-corner distance. `None` for coincident or non-finite
+/// corners.
+fn eye_axes(points: &[[f32; 2]; N_POINTS]) -> Option<([f32; 2], [f32; 2], f32)> {
+    let (l, r) = (points[36], points[45]);
+    let (ux, uy) = (r[0] - l[0], r[1] - l[1]);
+    let d = ux.hypot(uy);
+    if !(d > f32::EPSILON && d.is_finite()) {
+        return None;
+    }
+    Some(([ux / d, uy / d], [-uy / d, ux / d], d))
+}
+
+/// How much a face smiles, from its mouth's shape, in units of the outer eye-corner distance and
+/// along the face's own axes (the eye line and its perpendicular), so that head roll, scale and the
+/// frame (image, crop, canonical) do not matter ([`smile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Smile {
+    /// Corner lift of the mouth's two sides, the picture's left (48 and 60) then right (54 and
+    /// 64): how far the outer and inner corners (their mean) are above the lips' centre (the
+    /// midpoint of 62 and 66).
+    pub lift: [f32; 2],
+    /// Mouth width (48 to 54).
+    pub width: f32,
+}
+
+impl Smile {
+    /// The mean lift of the two sides.
+    pub fn mean_lift(&self) -> f32 {
+        0.5 * (self.lift[0] + self.lift[1])
+    }
+}
+
+/// The smile of a face (image, crop or canonical points): its corner lift and mouth width
+/// ([`Smile`]). Meant for a closed mouth (on an open one the lips' centre is the middle of the
+/// gap). `None` when the eye corners coincide or a point is not finite.
+pub fn smile(points: &[[f32; 2]; N_POINTS]) -> Option<Smile> {
+    if !points.iter().flatten().all(|v| v.is_finite()) {
+        return None;
+    }
+    let (_, down, d) = eye_axes(points)?;
+    let c = [
+        0.5 * (points[62][0] + points[66][0]),
+        0.5 * (points[62][1] + points[66][1]),
+    ];
+    let above = |i: usize| ((c[0] - points[i][0]) * down[0] + (c[1] - points[i][1]) * down[1]) / d;
+    let w = points[54][0] - points[48][0];
+    let h = points[54][1] - points[48][1];
+    Some(Smile {
+        lift: [0.5 * (above(48) + above(60)), 0.5 * (above(54) + above(64))],
+        width: w.hypot(h) / d,
+    })
+}
+
+/// Largest corner lift (each side, eye-corner distances) that [`neutralise_smile`] leaves as it
+/// is. Neutral, closed mouths measured by the element's face analysis (the medians of five GRID
+/// speakers' closed-mouth frames, and the test portrait) lie between -0.017 and 0.015, mean 0.002,
+/// standard deviation 0.014: the limit is their mean plus two standard deviations, so that faces
+/// whose corners are naturally a little higher are not flattened (docs/landmarks2face.md, "A
+/// smiling portrait").
+pub const SMILE_LIFT_KEPT: f32 = 0.03;
+/// Largest mouth width (eye-corner distances) that [`neutralise_smile`] leaves as it is: the same
+/// neutral faces measure 0.527 to 0.589, mean 0.558, standard deviation 0.023; the limit is the
+/// mean plus two standard deviations.
+pub const SMILE_WIDTH_KEPT: f32 = 0.60;
+
+/// The face of `points` (image or crop coordinates; meant for a closed mouth, [`close_mouth`]'s)
+/// with its smile taken back to a neutral mouth's limits: each side's corner lift beyond
+/// [`SMILE_LIFT_KEPT`] is removed (the corners 48 and 60, or 54 and 64, come down along the face's
+/// vertical, the lip points between them by the square of their distance from the mouth's middle,
+/// so the lips' centre stays), then a mouth wider than [`SMILE_WIDTH_KEPT`] is narrowed to it
+/// (the lip points drawn towards the mouth's middle along the eye line, in proportion to their
+/// distance from it). Returns the new points and the smile measured before ([`smile`]); a face
+/// within both limits, or a degenerate one, comes back unchanged.
+pub fn neutralise_smile(points: &[[f32; 2]; N_POINTS]) -> ([[f32; 2]; N_POINTS], Option<Smile>) {
+    let mut out = *points;
+    let Some(s) = smile(points) else {
+        return (out, None);
+    };
+    let Some((along, down, d)) = eye_axes(points) else {
+        return (out, Some(s));
+    };
+    // Along the eye line, relative to the middle of the outer corners.
+    let x = |p: [f32; 2]| p[0] * along[0] + p[1] * along[1];
+    let mid = 0.5 * (x(points[48]) + x(points[54]));
+    let excess = s.lift.map(|l| (l - SMILE_LIFT_KEPT).max(0.0) * d);
+    if excess.iter().any(|e| *e > 0.0) {
+        for i in 48..68 {
+            let (left, right) = if i < 60 { (48, 54) } else { (60, 64) };
+            let dx = x(points[i]) - mid;
+            let corner = if dx < 0.0 { left } else { right };
+            let half = (x(points[corner]) - mid).abs();
+            if half <= f32::EPSILON {
+                continue;
+            }
+            let r = (dx.abs() / half).min(1.0);
+            let e = excess[usize::from(dx >= 0.0)] * r * r;
+            out[i][0] += e * down[0];
+            out[i][1] += e * down[1];
+        }
+    }
+    // The width as it is now (the lift's step may have changed the corners' heights): the
+    // factor along the eye line that makes it the limit.
+    let c = [out[54][0] - out[48][0], out[54][1] - out[48][1]];
+    let (cx, cy) = (
+        c[0] * along[0] + c[1] * along[1],
+        c[0] * down[0] + c[1] * down[1],
+    );
+    let kept = SMILE_WIDTH_KEPT * d;
+    if cx.hypot(cy) > kept && kept > cy.abs() && cx.abs() > f32::EPSILON {
+        let f = (kept * kept - cy * cy).sqrt() / cx.abs();
+        for p in &mut out[48..68] {
+            let by = (x(*p) - mid) * (f - 1.0);
+            p[0] += by * along[0];
+            p[1] += by * along[1];
+        }
+    }
+    (out, Some(s))
+}
+
 /// Nose tip offset from the eye-corner midpoint, in eye-aligned units of the outer eye-corner
 /// distance: (along the eye line, across it).
 fn nose_offset(p: &[[f32; 2]; N_POINTS]) -> Option<[f32; 2]> {
@@ -492,6 +612,68 @@ mod tests {
         assert_eq!(close_mouth(&[[0.0; 2]; N_POINTS]), [[0.0; 2]; N_POINTS]);
     }
     use crate::landmarks::{apply_pose, mean_face};
+
+    #[test]
+    fn smile_is_measured_and_neutralised_beyond_the_limits() {
+        let m = *landmarks::mean_face();
+        // The mean face: corners 0.021 eye-corner distances above the lips' centre, 0.592 wide;
+        // within the limits, so left as it is.
+        let s = smile(&m).unwrap();
+        assert!((s.mean_lift() - 0.0210).abs() < 1e-3, "{s:?}");
+        assert!((s.width - 0.592).abs() < 1e-3, "{s:?}");
+        assert_eq!(neutralise_smile(&m).0, m);
+        // Smiling (the corners up by 0.03 and out by 0.015 canonical units, the left one up by
+        // 0.01 more), in a rolled, scaled image frame: measured the same, brought back to the
+        // limits exactly, the lips' centre and the rest of the face untouched.
+        let mut smiling = m;
+        for i in 48..68 {
+            let r = ((m[i][0] - 0.5) / 0.1184).clamp(-1.0, 1.0);
+            smiling[i][1] -= (0.03 + if r < 0.0 { 0.01 } else { 0.0 }) * r * r;
+            smiling[i][0] += 0.015 * r;
+        }
+        let cam = Similarity::new(300.0, 0.3, 40.0, 25.0);
+        let img = cam.apply_all(&smiling);
+        let s = smile(&img).unwrap();
+        assert!(s.lift[0] > s.lift[1] + 0.02 && s.lift[1] > 0.08, "{s:?}");
+        assert!(s.width > 0.65, "{s:?}");
+        let (n, before) = neutralise_smile(&img);
+        assert_eq!(before, Some(s));
+        let after = smile(&n).unwrap();
+        for l in after.lift {
+            assert!((l - SMILE_LIFT_KEPT).abs() < 1e-4, "{after:?}");
+        }
+        assert!((after.width - SMILE_WIDTH_KEPT).abs() < 1e-4, "{after:?}");
+        for i in (0..48).chain([51, 57, 62, 66]) {
+            assert!(
+                close(n[i], img[i], 1e-3),
+                "point {i}: {:?} {:?}",
+                n[i],
+                img[i]
+            );
+        }
+        // The closed lips stay closed (each inner pair moves alike).
+        assert!(mouth_opening(&n) < 1e-3, "{}", mouth_opening(&n));
+        // A smile on one side only: the other side is left alone.
+        let mut half = m;
+        for i in [48, 60] {
+            half[i][1] -= 0.03;
+        }
+        let (n, _) = neutralise_smile(&half);
+        let after = smile(&n).unwrap();
+        assert!((after.lift[0] - SMILE_LIFT_KEPT).abs() < 1e-4, "{after:?}");
+        for i in [54, 64, 53, 55, 63, 65] {
+            assert_eq!(n[i], half[i], "point {i}");
+        }
+        // Degenerate faces.
+        assert!(smile(&[[0.0; 2]; N_POINTS]).is_none());
+        let mut nan = m;
+        nan[50][0] = f32::NAN;
+        assert!(smile(&nan).is_none());
+        assert_eq!(
+            neutralise_smile(&[[1.0; 2]; N_POINTS]).0,
+            [[1.0; 2]; N_POINTS]
+        );
+    }
 
     fn close(a: [f32; 2], b: [f32; 2], tol: f32) -> bool {
         (a[0] - b[0]).abs() < tol && (a[1] - b[1]).abs() < tol

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::face::{sample_roi, Border, Image, PortraitAnalyzer, PortraitFace, Roi};
-use crate::faceshape::{close_mouth, fit_similarity, mouth_opening};
+use crate::faceshape::{close_mouth, fit_similarity, mouth_opening, neutralise_smile, Smile};
 use crate::landmarks::N_POINTS;
 
 /// Smallest face (width of the detector's box) accepted, in pixels.
@@ -79,11 +79,14 @@ pub struct Identity {
     pub reference: Vec<f32>,
     /// The landmarks in crop coordinates scaled to [0, 1].
     pub reference_landmarks: [[f32; 2]; N_POINTS],
-    /// The same face with its mouth closed ([`crate::faceshape::close_mouth`]): what the stream's
-    /// expression is added to with `portrait-expression=neutral`.
+    /// The same face with a neutral mouth: closed ([`crate::faceshape::close_mouth`]), and a smile
+    /// beyond a neutral mouth's limits taken back to them ([`crate::faceshape::neutralise_smile`]);
+    /// what the stream's expression is added to with `portrait-expression=neutral`.
     pub neutral_landmarks: [[f32; 2]; N_POINTS],
     /// The portrait's own mouth opening (inner-lip gap over mouth width).
     pub mouth_opening: f32,
+    /// The portrait's own smile, measured with its mouth closed (None for degenerate landmarks).
+    pub smile: Option<Smile>,
     pub crop: Crop,
     /// Every portrait pixel the crop covers ([`super::composite`] pastes through them).
     pub(super) taps: Vec<PasteTap>,
@@ -226,14 +229,16 @@ impl Identity {
                 });
             }
         }
+        let (neutral_landmarks, smile) = neutralise_smile(&close_mouth(&reference_landmarks));
         Ok(Identity {
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             width,
             height,
             rgba,
             reference,
-            neutral_landmarks: close_mouth(&reference_landmarks),
+            neutral_landmarks,
             mouth_opening: mouth_opening(&reference_landmarks),
+            smile,
             reference_landmarks,
             crop,
             taps,

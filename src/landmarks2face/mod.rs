@@ -9,7 +9,8 @@
  * Runtime; the largest face where there are several, with a warning, or the one `face-index`
  * names; a portrait turned by 90, 180 or 270 degrees is found too). With `portrait-expression`
  * `neutral` (default) the portrait's mouth is closed first (a photo taken mid-word is silent in
- * silence); `keep` keeps its expression as photographed. The face is cropped and aligned as the model's `crop` metadata says; each
+ * silence) and a smile beyond a neutral mouth's range is lowered to it; `keep` keeps its
+ * expression as photographed. The face is cropped and aligned as the model's `crop` metadata says; each
  * landmark frame's expression (relative to the mean face) is applied to the portrait's own
  * landmarks, its pose as a rigid motion, and the model (ONNX, through ONNX Runtime) renders the
  * face. In `full` mode the generated face is pasted back into the whole portrait.
@@ -61,12 +62,12 @@ pub enum Mode {
 pub enum PortraitExpression {
     #[default]
     #[enum_value(
-        name = "A closed, neutral mouth: the portrait's open mouth is closed, silence gives closed lips",
+        name = "A closed, neutral mouth: the portrait's open mouth is closed and a smile lowered, silence gives closed lips",
         nick = "neutral"
     )]
     Neutral = 0,
     #[enum_value(
-        name = "The portrait's own expression, as photographed (an open mouth stays open in silence)",
+        name = "The portrait's own expression, as photographed (an open mouth stays open in silence, a smile stays)",
         nick = "keep"
     )]
     Keep = 1,

@@ -10,6 +10,7 @@ use super::identity::{self, decode_image, Crop, Identity};
 use super::imp::{Landmarks2Face, CAT};
 use super::settings::Settings;
 use crate::face::{FaceAnalyzer, PortraitAnalyzer, PortraitFace};
+use crate::faceshape::{SMILE_LIFT_KEPT, SMILE_WIDTH_KEPT};
 
 /// The raw video formats the portrait pad takes (gst_video's converter makes RGBA of them):
 /// packed RGB, and the YUV formats decoders give, so that `jpegdec ! imagefreeze` links without a
@@ -103,12 +104,22 @@ fn describe_face(
             face.quarter_turns * 90
         );
     }
+    let smile = match id.smile {
+        Some(s) => format!(
+            "corner lift {:.3} (left) and {:.3} (right), mouth width {:.3} eye-corner distances",
+            s.lift[0], s.lift[1], s.width
+        ),
+        None => "not measured".into(),
+    };
     gst::info!(
         CAT,
         imp = imp,
-        "portrait face {:.0}px wide, mouth opening {:.3} (portrait-expression=neutral starts from it closed)",
+        "portrait face {:.0}px wide, mouth opening {:.3}, smile: {} (portrait-expression=neutral starts from the mouth closed, corners lowered to a lift of {:.2} and the mouth narrowed to {:.2} where beyond)",
         face.width,
-        id.mouth_opening
+        id.mouth_opening,
+        smile,
+        SMILE_LIFT_KEPT,
+        SMILE_WIDTH_KEPT
     );
 }
 

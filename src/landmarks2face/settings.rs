@@ -147,7 +147,7 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             PortraitExpression::Neutral,
         )
         .nick("Portrait expression")
-        .blurb("What the stream's expression is added to: the portrait with a closed, neutral mouth (an open-mouthed photo closes in silence), or its own expression as photographed")
+        .blurb("What the stream's expression is added to: the portrait with a closed, neutral mouth (an open-mouthed photo closes in silence, a smile is lowered), or its own expression as photographed")
         .mutable_playing()
         .build(),
         glib::ParamSpecUInt64::builder("dropped")

@@ -8,7 +8,10 @@ GStreamer or paste-back, for comparing generators quickly.
    test's open_mouth: points 56-58, 65-67 down by d, jaw 5-11 and 55, 59 by 0.7 d), or
    --photo PATH is taken as it is (a real open-mouthed face).
 3. Its landmarks are found again; silence `neutral` = the generator with the target = those
-   landmarks with the mouth closed (faceshape::close_mouth, reimplemented here); `keep` = its own.
+   landmarks with the mouth closed (faceshape::close_mouth, reimplemented here; the element also
+   lowers a smile beyond a neutral mouth's limits, faceshape::neutralise_smile, which is not
+   reimplemented here: the test's open portrait measures 0.604 wide and the element narrows it by
+   0.7%); `keep` = its own.
 4. The opening (inner-lip gap over mouth width) of each rendering by the face analysis; the closed
    portrait's own for comparison. --out DIR writes the crops.
 
