@@ -748,6 +748,72 @@ def evaluate(model, work, n_clips, portrait_ref=False, kinds=None, clip_names=No
     return out
 
 
+def skin_tint(o, w, lm):
+    """Mean colour change [3] (0-255 RGB) of a generated crop o against the warp's w over the skin of
+    the mouth stage's box (model.py's box around lm [68, 2], crop units; the outer lips' polygon grown
+    1.3 times about its centre left out): what the stage adds to the skin around the mouth, a tint
+    where it is far from 0. Needs no true frame."""
+    from PIL import Image, ImageDraw
+    s = o.shape[0]
+    box = ring_mask(lm, s, (0.0, 1.0))   # the box itself (inside the face)
+    c = lm[48:60].mean(0)
+    lips = Image.new("L", (s, s), 0)
+    ImageDraw.Draw(lips).polygon([tuple(q) for q in ((lm[48:60] - c) * 1.3 + c) * s], fill=1)
+    m = box & ~(np.asarray(lips) > 0)
+    return (o[m].astype(np.float64) - w[m].astype(np.float64)).mean(0) if m.any() else np.zeros(3)
+
+
+def portrait_drive(work, models, n_clips, dst=None):
+    """The person's portrait (work/portrait.png) driven by the mouth motion of s1's first n test clips
+    (the portrait's landmarks plus each frame's change from the clip's first good frame, in the crop
+    frame), as the element uses it: per model, the mean |skin_tint| against the warp over all frames;
+    with dst, a figure of the first clip's three most open frames (rows warp, then the models)."""
+    from PIL import Image
+    import evaluate as E
+    import figures as Fg
+    from talkingface_kit import face
+    warp, s = E.session(WARP)
+    sess = {k: E.session(pathlib.Path(v).expanduser())[0] for k, v in models}
+    fa = face.FaceAnalyzer()
+    pimg = np.asarray(Image.open(work / "portrait.png").convert("RGB"))
+    p68 = np.asarray(fa.landmarks68(pimg), np.float64)
+    psim = C.to_crop(p68[36], p68[45])
+    pref = C.crop_image(pimg, psim, s).transpose(2, 0, 1)[None].astype(np.float32) / 255
+    plm = C.apply(psim, p68).astype(np.float32)
+    paths, _ = grid_clips({"test"})
+    paths = [p for p in paths if (realdata.CACHE / "clips" / f"s1_{p.stem}.npz").exists()][:n_clips]
+    tint = {k: [] for k in sess}
+    rows = None
+    for ci, path in enumerate(paths):
+        d = np.load(realdata.CACHE / "clips" / f"s1_{path.stem}.npz")
+        raw, bad = d["raw"].astype(np.float64), d["bad"].astype(bool)
+        r = int(np.flatnonzero(~bad)[0])
+        lm = C.apply(C.to_crop(raw[r, 36], raw[r, 45]), raw).astype(np.float32)
+        ts = [t for t in range(len(raw)) if not bad[t] and t != r]
+        show = Fg.open_frames(lm, bad, r) if dst and ci == 0 else []
+        if show:
+            rows = {"warp": [], **{k: [] for k in sess}}
+        for t in ts:
+            tgt = (plm + (lm[t] - lm[r]))[None]
+            w = E.gen(warp, pref, plm[None], tgt)
+            if t in show:
+                rows["warp"].append(Fg.label(w, f"warp, portrait + {path.stem} t={t}"))
+            for k, g in sess.items():
+                o = E.gen(g, pref, plm[None], tgt)
+                tint[k].append(skin_tint(o, w, tgt[0]))
+                if t in show:
+                    rows[k].append(Fg.label(o, k))
+        say(f"portrait drive: {ci + 1}/{len(paths)} {path.stem}")
+    out = {"clips": [p.stem for p in paths], "frames": len(tint[models[0][0]]),
+           "skin_tint_vs_warp": {k: {"mean_norm": float(np.mean(np.linalg.norm(v, axis=1))),
+                                     "mean_rgb": np.mean(v, 0).round(2).tolist()} for k, v in tint.items()}}
+    (work / "portrait_drive.json").write_text(json.dumps(out, indent=1))
+    print(json.dumps(out, indent=1))
+    if dst and rows:
+        Image.fromarray(np.concatenate([np.concatenate(rw, 1) for rw in rows.values()], 0)).save(dst, optimize=True)
+        say(f"figure: {dst}")
+
+
 def figure(model, clip, dst, compare=()):
     """A held-out s1 test clip (the first of realdata.split's test list with landmarks): the three most
     open frames, self-reenacted from the clip's first good frame: rows real / warp / generic learned
@@ -806,6 +872,10 @@ def run(a):
         model = None if a.baselines else out / "landmarks2face.onnx"
         if model is not None and not model.exists():
             raise PersonError(f"{model}: not made yet (run without --evaluate first)")
+        if a.portrait_drive:
+            portrait_drive(work, [c.split("=", 1) for c in a.figure_compare] + [("person", str(model))],
+                           a.portrait_drive, a.figure)
+            return
         if a.figure:
             figure(model, a.figure_clip, a.figure, [c.split("=", 1) for c in a.figure_compare])
             return
@@ -874,6 +944,10 @@ def main(argv=None):
                     help="with --figure: a row of this model in place of the generic stage's (repeatable)")
     ap.add_argument("--export-only", action="store_true", help="export the checkpoint again (e.g. another --chroma)")
     ap.add_argument("--portrait-ref", action="store_true", help="with --evaluate: the portrait as the reference")
+    ap.add_argument("--portrait-drive", type=int, default=0, metavar="N",
+                    help="with --evaluate: the portrait driven by N test clips' mouth motion; the skin tint "
+                         "of each model's mouth box against the warp (--figure-compare adds models, --figure "
+                         "writes a picture)")
     a = ap.parse_args(argv)
     a.name = a.name or a.name_pos
     try:
