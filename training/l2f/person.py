@@ -31,7 +31,9 @@ the same command again continues where it stopped):
    are other good frames, with the shipped warp's unpainted output precomputed; every tenth
    segment is kept for validation.
 4. fine-tune: the learned mouth stage (model.py), initialised from models/landmarks2face_mouth.onnx
-   (its U-Net weights read back from the file's initializers), train.py's loss, a lighter
+   (its U-Net weights read back from the file's initializers), the training targets colour-matched
+   to their reference around the mouth box (match_colour: the stage must not learn to recolour its
+   box when the video's light varies; --colour-match 0 turns it off), train.py's loss, a lighter
    augmentation (same person: box size and shift, blur, small light changes and noise), Adam at
    5e-4 (x0.3 for the last 30% of the steps), batch 12, one torch thread; checkpoint every 100 steps.
    Stops after --steps in all or --minutes in this run (rerun to continue).
