@@ -31,7 +31,9 @@ the same command again continues where it stopped):
    are other good frames, with the shipped warp's unpainted output precomputed; every tenth
    segment is kept for validation.
 4. fine-tune: the learned mouth stage (model.py), initialised from models/landmarks2face_mouth.onnx
-   (its U-Net weights read back from the file's initializers), train.py's loss, a lighter
+   (its U-Net weights read back from the file's initializers), the training targets colour-matched
+   to their reference around the mouth box (match_colour: the stage must not learn to recolour its
+   box when the video's light varies; --colour-match 0 turns it off), train.py's loss, a lighter
    augmentation (same person: box size and shift, blur, small light changes and noise), Adam at
    5e-4 (x0.3 for the last 30% of the steps), batch 12, one torch thread; checkpoint every 100 steps.
    Stops after --steps in all or --minutes in this run (rerun to continue).
@@ -421,7 +423,9 @@ def generic_state():
             for t in m.graph.initializer if t.name.startswith("mouth/stage.")}
 
 
-def load_samples(path):
+def load_samples(path, colour_match=True):
+    """(training, validation) in train.py's format; with colour_match the training targets are taken
+    to their reference's light (match_colour); the validation targets stay as they are."""
     import torch
     z = np.load(path)
     val = z["val"].astype(bool)
@@ -429,7 +433,15 @@ def load_samples(path):
     ref = t(z["ref"]).permute(0, 3, 1, 2).contiguous()
     parts = []
     for sel in (~val, val):
-        parts.append(dict(ref=ref, ref_lm=t(z["ref_lm"]), tgt=t(z["tgt"][sel]).permute(0, 3, 1, 2).contiguous(),
+        tgt = z["tgt"][sel]
+        if colour_match and sel is not val:
+            tgt, g = match_colour(tgt, z["warp"][sel], z["tgt_lm"][sel])
+            off = np.abs(np.log(g)).max(1) > np.log(1.1)
+            pr = z["owner"][sel] == 0
+            say(f"colour match: {len(g)} training targets taken to their reference's light; a channel's gain "
+                f"off by more than 10% for {off[pr].mean() if pr.any() else 0:.0%} of those with the portrait as "
+                f"the reference, {off[~pr].mean() if (~pr).any() else 0:.0%} of the others")
+        parts.append(dict(ref=ref, ref_lm=t(z["ref_lm"]), tgt=t(tgt).permute(0, 3, 1, 2).contiguous(),
                           tgt_lm=t(z["tgt_lm"][sel]), warp=t(z["warp"][sel]).permute(0, 3, 1, 2).contiguous(),
                           owner=t(z["owner"][sel].astype(np.int64))))
     return parts
@@ -448,13 +460,62 @@ def augment(g, ref, rlm, warp, tgt, tlm):
     return imgs[:, 0], rlm, imgs[:, 1], imgs[:, 2], tlm
 
 
-def finetune(work, samples_path, minutes, steps, lr=5e-4, batch=12, seed=0):
+RING = (1.0, 1.6)   # the colour match's ring: from the mouth box's edge out to 1.6 times its side
+
+
+def ring_mask(lm, size, ring=RING):
+    """Pixels [size, size] bool of a square ring around the mouth box of landmarks lm [68, 2] (crop
+    units; the box of model.py: centre the mouth's mean, side max(1.9 x width, 2.2 x height)), from
+    ring[0] to ring[1] times the box's side, inside the face (the jaw 0-16 and the brows 26-17)."""
+    from PIL import Image, ImageDraw
+    lm = np.asarray(lm, np.float64)
+    c = lm[48:68].mean(0)
+    side = max(np.linalg.norm(lm[54] - lm[48]) * 1.9, abs(lm[57, 1] - lm[51, 1]) * 2.2)
+    t = (np.arange(size) + 0.5) / size
+    d = np.maximum(np.abs(t[None, :] - c[0]), np.abs(t[:, None] - c[1]))     # Chebyshev distance
+    ring_px = (d >= side / 2 * ring[0]) & (d < side / 2 * ring[1])
+    im = Image.new("L", (size, size), 0)
+    poly = np.concatenate([lm[0:17], lm[26:16:-1]]) * size
+    ImageDraw.Draw(im).polygon([tuple(q) for q in poly], fill=1)
+    return ring_px & (np.asarray(im) > 0)
+
+
+def colour_gain(tgt, warp, tgt_lm, ring=RING, lo=0.5, hi=2.0):
+    """Per-sample, per-channel gain [N, 3] that takes the target's colours to the warp's (that is,
+    the reference's light), measured as the ratio of their means over ring_mask (outside the mouth
+    box, inside the face). tgt, warp [N, S, S, 3]; 1 where the ring is empty."""
+    n, s = len(tgt), tgt.shape[1]
+    out = np.ones((n, 3))
+    for i in range(n):
+        m = ring_mask(tgt_lm[i], s, ring)
+        if m.sum() < 16:
+            continue
+        a = tgt[i][m].astype(np.float64).mean(0)
+        b = warp[i][m].astype(np.float64).mean(0)
+        out[i] = np.clip((b + 1) / (a + 1), lo, hi)
+    return out
+
+
+def match_colour(tgt, warp, tgt_lm, ring=RING):
+    """The targets [N, S, S, 3] uint8 with colour_gain applied: the light of the reference (as the
+    warp shows it around the mouth), so that the mouth stage learns the mouth's shape and interior
+    but never a colour move of its box away from the warp around it (the tint of a person model
+    trained over differently lit sessions, docs/landmarks2face.md)."""
+    g = colour_gain(tgt, warp, tgt_lm, ring)
+    out = np.empty_like(tgt)
+    for a in range(0, len(tgt), 256):
+        out[a:a + 256] = np.clip(tgt[a:a + 256].astype(np.float32) * g[a:a + 256, None, None].astype(np.float32)
+                                 + 0.5, 0, 255).astype(np.uint8)
+    return out, g
+
+
+def finetune(work, samples_path, minutes, steps, lr=5e-4, batch=12, seed=0, colour_match=True):
     import torch
     import model as Mo
     import train as T
     torch.set_num_threads(1)
     torch.manual_seed(seed)
-    tr, va = load_samples(samples_path)
+    tr, va = load_samples(samples_path, colour_match)
     net = Mo.MouthStage()
     ck = work / "ckpt.pt"
     opt = torch.optim.Adam(net.parameters(), lr=lr)
@@ -482,7 +543,7 @@ def finetune(work, samples_path, minutes, steps, lr=5e-4, batch=12, seed=0):
     def save():
         tmp = work / "ckpt.tmp"
         torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "log": log,
-                    "gen": g.get_state(), "seconds": spent + time.time() - t0}, tmp)
+                    "gen": g.get_state(), "seconds": spent + time.time() - t0, "colour_match": colour_match}, tmp)
         tmp.rename(ck)
     losses = []
     while step < steps and time.time() - t0 < minutes * 60:
@@ -522,7 +583,8 @@ def export(ckpt, out, name, minutes_video, chroma):
         if p.key == "talkingface.description":
             p.value = (f"person model '{name}': the learned mouth stage of models/landmarks2face_mouth.onnx "
                        f"fine-tuned on {'' if minutes_video is None else f'{minutes_video:.1f} min of '}this person's video ({st['step']} steps; "
-                       f"colour part of its change x{chroma:g}), after the piecewise-affine landmark warp")
+                       f"colour part of its change x{chroma:g}; targets colour-matched to the reference: "
+                       f"{'yes' if st.get('colour_match') else 'no'}), after the piecewise-affine landmark warp")
         if p.key == "talkingface.license":
             p.value = ("weights fine-tuned from models/landmarks2face_mouth.onnx, itself trained on the GRID corpus "
                        "(CC BY 4.0, Cooke et al. 2006), on the user's own video")
@@ -548,7 +610,27 @@ def grid_clips(role_names):
     return [vdir / f"{n}.mpg" for n in names if role[n] in role_names], role
 
 
-def evaluate(model, work, n_clips, portrait_ref=False):
+def box_colour(o, c, mb):
+    """The mouth box's colour offset against its surroundings, in 0-255 RGB: the mean of (generated -
+    true) over the box mb (x0, y0, x1, y1) minus the same over the ring around it (the box grown
+    twice about its centre, less the box). A tinted square gives a large vector; a generator whose
+    box matches the face around it, 0. Returns the vector [3]."""
+    s = o.shape[0]
+    d = o.astype(np.float64) - c.astype(np.float64)
+    x0, y0, x1, y1 = mb
+    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0), (y1 - y0)
+    g = np.clip(np.round([cx - hw, cy - hh, cx + hw, cy + hh]), 0, s).astype(int)
+    inner = np.zeros((s, s), bool)
+    inner[y0:y1, x0:x1] = True
+    outer = np.zeros((s, s), bool)
+    outer[g[1]:g[3], g[0]:g[2]] = True
+    ring = outer & ~inner
+    if not inner.any() or not ring.any():
+        return np.zeros(3)
+    return d[inner].mean(0) - d[ring].mean(0)
+
+
+def evaluate(model, work, n_clips, portrait_ref=False, kinds=None, clip_names=None):
     """Self-reenactment on s1's test clips as evaluate.py does (reference = each clip's first good
     frame), or with --portrait-ref the person's portrait as the reference (its crop frame; targets
     and truth cut in it): still, warp, generic learned stage, person model. Adds lip sync: Pearson r
@@ -557,8 +639,9 @@ def evaluate(model, work, n_clips, portrait_ref=False):
     import evaluate as E
     from talkingface_kit import face
     paths, role = grid_clips({"test"})
-    paths = paths[:n_clips]
-    kinds = ("still", "warp", "generic") + (("person",) if model is not None else ())
+    paths = [p for p in paths if p.stem in clip_names] if clip_names else paths[:n_clips]
+    kinds = tuple(k for k in ("still", "warp", "generic", "person") if k in kinds) if kinds else \
+        ("still", "warp", "generic") + (("person",) if model is not None else ())
     gens = {"warp": E.session(WARP), "generic": E.session(GENERIC)}
     if model is not None:
         gens["person"] = E.session(model)
@@ -607,18 +690,21 @@ def evaluate(model, work, n_clips, portrait_ref=False):
             key = cache / f"{path.stem}_{kind}_{E.digest(mp)}.json"
             if key.exists():
                 rec[kind] = json.loads(key.read_text())
-                continue
+                if "box_colour" in rec[kind] or not clip_names:   # a few named clips: measured again with
+                    continue                                        # box_colour where it is missing
             o = [ref_img] * n if kind == "still" else [E.gen(gens[kind][0], ref, rlm, lm[t][None]) for t in range(n)]
-            fp, fs, mpp, ms = [], [], [], []
+            fp, fs, mpp, ms, bc = [], [], [], [], []
             for t in idx:
                 fb, mb = E.boxes(rlm_, lm[t], s)
+                bc.append(box_colour(o[t], crops[t], mb))
                 sm = E.ssim_map(o[t], crops[t])
                 fp.append(E.psnr(o[t][fb[1]:fb[3], fb[0]:fb[2]], crops[t][fb[1]:fb[3], fb[0]:fb[2]]))
                 fs.append(sm[fb[1]:fb[3], fb[0]:fb[2]].mean())
                 mpp.append(E.psnr(o[t][mb[1]:mb[3], mb[0]:mb[2]], crops[t][mb[1]:mb[3], mb[0]:mb[2]]))
                 ms.append(sm[mb[1]:mb[3], mb[0]:mb[2]].mean())
             m = {"face_psnr": float(np.mean(fp)), "face_ssim": float(np.mean(fs)),
-                 "mouth_psnr": float(np.mean(mpp)), "mouth_ssim": float(np.mean(ms))}
+                 "mouth_psnr": float(np.mean(mpp)), "mouth_ssim": float(np.mean(ms)),
+                 "box_colour": np.mean(bc, 0).tolist(), "box_colour_norm": float(np.mean(np.linalg.norm(bc, axis=1)))}
             pts = E.tracks(face.VideoTracker(fa), o) if kind != "still" else np.repeat(
                 E.tracks(face.VideoTracker(fa), [ref_img])[:1], n, 0)
             ds, og, ot = [], [], []
@@ -642,13 +728,13 @@ def evaluate(model, work, n_clips, portrait_ref=False):
     summary = {"clips": len(res), "reference": "the person's portrait" if portrait_ref else "each clip's first good frame"}
     for kind in kinds:
         summary[kind] = {}
-        for m in ("face_psnr", "face_ssim", "mouth_psnr", "mouth_ssim", "mouth_lmd", "opening_r"):
+        for m in ("face_psnr", "face_ssim", "mouth_psnr", "mouth_ssim", "mouth_lmd", "opening_r", "box_colour_norm"):
             v = [r[kind][m] for r in res if r[kind].get(m) is not None]
             summary[kind][m] = float(np.mean(v)) if v else None
         og = np.concatenate([r[kind]["opening"][0] for r in res])
         ot = np.concatenate([r[kind]["opening"][1] for r in res])
         summary[kind]["opening_r_pooled"] = float(np.corrcoef(og, ot)[0, 1]) if og.std() > 0 else None
-    if model is not None:
+    if model is not None and "person" in kinds and "generic" in kinds:
         wins = {m: int(sum(r["person"][m] > r["generic"][m] for r in res)) for m in ("mouth_psnr", "mouth_ssim")}
         wins["mouth_lmd"] = int(sum((r["person"]["mouth_lmd"] or 99) < (r["generic"]["mouth_lmd"] or 99) for r in res))
         summary["person_better_than_generic_clips"] = wins
@@ -656,16 +742,85 @@ def evaluate(model, work, n_clips, portrait_ref=False):
            "loadavg_at_end": open("/proc/loadavg").read().split()[:3],
            "clips": [{k: (v if not isinstance(v, dict) else {a: b for a, b in v.items() if a != "opening"})
                       for k, v in r.items()} for r in res]}
-    dst = work / (("eval_portrait" if portrait_ref else "eval") + ("" if model is not None else "_baselines") + ".json")
+    dst = work / (("eval_portrait" if portrait_ref else "eval") + ("" if model is not None else "_baselines")
+                  + ("_" + "_".join(kinds) if kinds != ("still", "warp", "generic", "person") and model is not None else "")
+                  + ("_clips" if clip_names else "") + ".json")
     dst.write_text(json.dumps(out, indent=1))
     print(json.dumps(summary, indent=1))
     return out
 
 
-def figure(model, clip, dst):
+def skin_tint(o, w, lm):
+    """Mean colour change [3] (0-255 RGB) of a generated crop o against the warp's w over the skin of
+    the mouth stage's box (model.py's box around lm [68, 2], crop units; the outer lips' polygon grown
+    1.3 times about its centre left out): what the stage adds to the skin around the mouth, a tint
+    where it is far from 0. Needs no true frame."""
+    from PIL import Image, ImageDraw
+    s = o.shape[0]
+    box = ring_mask(lm, s, (0.0, 1.0))   # the box itself (inside the face)
+    c = lm[48:60].mean(0)
+    lips = Image.new("L", (s, s), 0)
+    ImageDraw.Draw(lips).polygon([tuple(q) for q in ((lm[48:60] - c) * 1.3 + c) * s], fill=1)
+    m = box & ~(np.asarray(lips) > 0)
+    return (o[m].astype(np.float64) - w[m].astype(np.float64)).mean(0) if m.any() else np.zeros(3)
+
+
+def portrait_drive(work, models, n_clips, dst=None):
+    """The person's portrait (work/portrait.png) driven by the mouth motion of s1's first n test clips
+    (the portrait's landmarks plus each frame's change from the clip's first good frame, in the crop
+    frame), as the element uses it: per model, the mean |skin_tint| against the warp over all frames;
+    with dst, a figure of the first clip's three most open frames (rows warp, then the models)."""
+    from PIL import Image
+    import evaluate as E
+    import figures as Fg
+    from talkingface_kit import face
+    warp, s = E.session(WARP)
+    sess = {k: E.session(pathlib.Path(v).expanduser())[0] for k, v in models}
+    fa = face.FaceAnalyzer()
+    pimg = np.asarray(Image.open(work / "portrait.png").convert("RGB"))
+    p68 = np.asarray(fa.landmarks68(pimg), np.float64)
+    psim = C.to_crop(p68[36], p68[45])
+    pref = C.crop_image(pimg, psim, s).transpose(2, 0, 1)[None].astype(np.float32) / 255
+    plm = C.apply(psim, p68).astype(np.float32)
+    paths, _ = grid_clips({"test"})
+    paths = [p for p in paths if (realdata.CACHE / "clips" / f"s1_{p.stem}.npz").exists()][:n_clips]
+    tint = {k: [] for k in sess}
+    rows = None
+    for ci, path in enumerate(paths):
+        d = np.load(realdata.CACHE / "clips" / f"s1_{path.stem}.npz")
+        raw, bad = d["raw"].astype(np.float64), d["bad"].astype(bool)
+        r = int(np.flatnonzero(~bad)[0])
+        lm = C.apply(C.to_crop(raw[r, 36], raw[r, 45]), raw).astype(np.float32)
+        ts = [t for t in range(len(raw)) if not bad[t] and t != r]
+        show = Fg.open_frames(lm, bad, r) if dst and ci == 0 else []
+        if show:
+            rows = {"warp": [], **{k: [] for k in sess}}
+        for t in ts:
+            tgt = (plm + (lm[t] - lm[r]))[None]
+            w = E.gen(warp, pref, plm[None], tgt)
+            if t in show:
+                rows["warp"].append(Fg.label(w, f"warp, portrait + {path.stem} t={t}"))
+            for k, g in sess.items():
+                o = E.gen(g, pref, plm[None], tgt)
+                tint[k].append(skin_tint(o, w, tgt[0]))
+                if t in show:
+                    rows[k].append(Fg.label(o, k))
+        say(f"portrait drive: {ci + 1}/{len(paths)} {path.stem}")
+    out = {"clips": [p.stem for p in paths], "frames": len(tint[models[0][0]]),
+           "skin_tint_vs_warp": {k: {"mean_norm": float(np.mean(np.linalg.norm(v, axis=1))),
+                                     "mean_rgb": np.mean(v, 0).round(2).tolist()} for k, v in tint.items()}}
+    (work / "portrait_drive.json").write_text(json.dumps(out, indent=1))
+    print(json.dumps(out, indent=1))
+    if dst and rows:
+        Image.fromarray(np.concatenate([np.concatenate(rw, 1) for rw in rows.values()], 0)).save(dst, optimize=True)
+        say(f"figure: {dst}")
+
+
+def figure(model, clip, dst, compare=()):
     """A held-out s1 test clip (the first of realdata.split's test list with landmarks): the three most
     open frames, self-reenacted from the clip's first good frame: rows real / warp / generic learned
-    stage / person model."""
+    stage / person model; with compare [(label, model path)], those rows in place of the generic's,
+    before the person model's."""
     from PIL import Image
     import evaluate as E
     import figures as Fg
@@ -676,7 +831,12 @@ def figure(model, clip, dst):
     raw, bad = d["raw"].astype(np.float64), d["bad"].astype(bool)
     fr = E.decode(path)
     n = min(len(fr), len(raw))
-    gens = {"warp": E.session(WARP)[0], "generic learned": E.session(GENERIC)[0], "person": E.session(model)[0]}
+    gens = {"warp": E.session(WARP)[0]}
+    if compare:
+        gens.update((k, E.session(pathlib.Path(v).expanduser())[0]) for k, v in compare)
+    else:
+        gens["generic learned"] = E.session(GENERIC)[0]
+    gens["person"] = E.session(model)[0]
     r, lm, crops = E.crop_clip(fr[:n], raw[:n], bad[:n], 256)
     ts = Fg.open_frames(lm, bad[:n], r)
     ref = crops[r].transpose(2, 0, 1)[None].astype(np.float32) / 255
@@ -714,10 +874,15 @@ def run(a):
         model = None if a.baselines else out / "landmarks2face.onnx"
         if model is not None and not model.exists():
             raise PersonError(f"{model}: not made yet (run without --evaluate first)")
-        if a.figure:
-            figure(model, a.figure_clip, a.figure)
+        if a.portrait_drive:
+            portrait_drive(work, [c.split("=", 1) for c in a.figure_compare] + [("person", str(model))],
+                           a.portrait_drive, a.figure)
             return
-        evaluate(model, work, a.eval_clips, a.portrait_ref)
+        if a.figure:
+            figure(model, a.figure_clip, a.figure, [c.split("=", 1) for c in a.figure_compare])
+            return
+        evaluate(model, work, a.eval_clips, a.portrait_ref, a.eval_kinds.split(",") if a.eval_kinds else None,
+                 a.eval_names.split(",") if a.eval_names else None)
         return
     say(f"{name}: {len(paths)} clip(s); work in {work}, output to {out}")
     if a.export_only:
@@ -730,7 +895,7 @@ def run(a):
     video_s = sum(len(r["bad"]) for _, r in clips) / FPS
     sp = cut(clips, work, a.samples, C.S_TRAIN, a.seed, val_of)
     t_ft = time.time()
-    ck = finetune(work, sp, a.minutes, a.steps, lr=a.lr, seed=a.seed)
+    ck = finetune(work, sp, a.minutes, a.steps, lr=a.lr, seed=a.seed, colour_match=bool(a.colour_match))
     t_ft = time.time() - t_ft
     dst, st = export(ck, out, name, video_s / 60, a.chroma)
     import shutil
@@ -764,15 +929,27 @@ def main(argv=None):
     ap.add_argument("--chroma", type=float, default=1.0,
                     help="colour part of the stage's change (1: as fine-tuned, the default; 0: brightness only)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--colour-match", type=int, default=1, choices=(0, 1),
+                    help="1 (default): training targets taken to their reference's light around the mouth box "
+                         "(match_colour); 0: as they are (the tint over differently lit sessions)")
     ap.add_argument("--grid-s1", action="store_true", help="GRID s1's train+val clips as the video (the measure)")
     ap.add_argument("--clips", type=int, default=0, help="with --grid-s1: only the first N clips")
     ap.add_argument("--evaluate", action="store_true", help="with --grid-s1: measure on s1's test clips")
     ap.add_argument("--eval-clips", type=int, default=100)
     ap.add_argument("--baselines", action="store_true", help="with --evaluate: still, warp and generic only")
+    ap.add_argument("--eval-kinds", help="with --evaluate: only these generators (comma-separated of "
+                                         "still,warp,generic,person)")
+    ap.add_argument("--eval-names", help="with --evaluate: only these test clips (comma-separated names)")
     ap.add_argument("--figure", help="with --evaluate: write the side-by-side figure of a test clip to this PNG")
     ap.add_argument("--figure-clip", help="with --figure: this test clip (default: the first)")
+    ap.add_argument("--figure-compare", action="append", default=[], metavar="LABEL=MODEL",
+                    help="with --figure: a row of this model in place of the generic stage's (repeatable)")
     ap.add_argument("--export-only", action="store_true", help="export the checkpoint again (e.g. another --chroma)")
     ap.add_argument("--portrait-ref", action="store_true", help="with --evaluate: the portrait as the reference")
+    ap.add_argument("--portrait-drive", type=int, default=0, metavar="N",
+                    help="with --evaluate: the portrait driven by N test clips' mouth motion; the skin tint "
+                         "of each model's mouth box against the warp (--figure-compare adds models, --figure "
+                         "writes a picture)")
     a = ap.parse_args(argv)
     a.name = a.name or a.name_pos
     try:
