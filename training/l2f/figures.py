@@ -41,6 +41,18 @@ def open_frames(lm, bad, ref, k=3, gap=8):
     return sorted(ts)
 
 
+def shared_clip(clip, s):
+    """A clip of ../shared/data/grid cut into the crop frame of its first good frame, as evaluate.py
+    does: (speaker, bad [n], reference index, landmarks [n, 68, 2] crop units, crops [n])."""
+    spk = realdata.SHARED[clip]
+    d = np.load(realdata.CACHE / "clips" / f"{spk}_{clip}.npz")
+    raw, bad = d["raw"].astype(np.float64), d["bad"].astype(bool)
+    frames = decode(grid.GRID_DIR / f"{clip}.mpg")
+    n = min(len(frames), len(raw))
+    r, lm, crops = E.crop_clip(frames[:n], raw[:n], bad[:n], s)
+    return spk, bad[:n], r, lm, crops
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(C.ROOT / "models" / "landmarks2face_mouth.onnx"))
@@ -48,13 +60,8 @@ def main():
     a = ap.parse_args()
     warp, s = E.session(C.ROOT / "models" / "landmarks2face.onnx")
     learned, _ = E.session(a.model)
-    spk = realdata.SHARED[a.clip]
-    d = np.load(realdata.CACHE / "clips" / f"{spk}_{a.clip}.npz")
-    raw, bad = d["raw"].astype(np.float64), d["bad"].astype(bool)
-    frames = decode(grid.GRID_DIR / f"{a.clip}.mpg")
-    n = min(len(frames), len(raw))
-    r, lm, crops = E.crop_clip(frames[:n], raw[:n], bad[:n], s)
-    ts = open_frames(lm, bad[:n], r)
+    spk, bad, r, lm, crops = shared_clip(a.clip, s)
+    ts = open_frames(lm, bad, r)
     ref = crops[r].transpose(2, 0, 1)[None].astype(np.float32) / 255
     rows = [[label(crops[t], f"real {spk} t={t}") for t in ts],
             [label(E.gen(warp, ref, lm[r][None], lm[t][None]), "warp") for t in ts],

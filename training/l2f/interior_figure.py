@@ -21,9 +21,8 @@ from PIL import Image
 
 import l2f_common as C
 import evaluate as E
-from figures import label, open_frames
-from talkingface_kit import face, grid, realdata
-from prepare import decode
+from figures import label, open_frames, shared_clip
+from talkingface_kit import face
 
 
 def mouth_tile(img, lm, s):
@@ -47,13 +46,8 @@ def main():
     a = ap.parse_args()
     models = [(m.split("=", 1)[0], E.session(m.split("=", 1)[1])) for m in a.model]
     s = models[0][1][1]
-    spk = realdata.SHARED[a.clip]
-    d = np.load(realdata.CACHE / "clips" / f"{spk}_{a.clip}.npz")
-    raw, bad = d["raw"].astype(np.float64), d["bad"].astype(bool)
-    frames = decode(grid.GRID_DIR / f"{a.clip}.mpg")
-    n = min(len(frames), len(raw))
-    r, lm, crops = E.crop_clip(frames[:n], raw[:n], bad[:n], s)
-    ts = open_frames(lm, bad[:n], r, k=a.frames, gap=6)
+    spk, bad, r, lm, crops = shared_clip(a.clip, s)
+    ts = open_frames(lm, bad, r, k=a.frames, gap=6)
     ref = crops[r].transpose(2, 0, 1)[None].astype(np.float32) / 255
     rows = [[label(mouth_tile(crops[t], lm[t], s), f"real {spk} t={t}") for t in ts]]
     for name, (sess, _) in models:
