@@ -132,14 +132,54 @@ def frames(path, size):
         p.wait()
 
 
-def sound(path):
-    """RMS of the sound track (16 kHz mono), or None without one."""
+def sound_track(path):
+    """The sound track, 16 kHz mono, float in [-1, 1], or None without one."""
     r = subprocess.run([grid.ffmpeg(), "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", "16000",
                         "-f", "s16le", "-"], capture_output=True, timeout=300)
     if r.returncode or not r.stdout:
         return None
     a = np.frombuffer(r.stdout[: len(r.stdout) // 2 * 2], np.int16).astype(np.float64) / 32768
-    return float(np.sqrt(np.mean(a ** 2))) if a.size else None
+    return a if a.size else None
+
+
+def sound(path):
+    """RMS of the sound track (16 kHz mono), or None without one."""
+    a = sound_track(path)
+    return None if a is None else float(np.sqrt(np.mean(a ** 2)))
+
+
+A2L = C.ROOT / "models" / "audio2landmarks.onnx"
+EXPRESSIVENESS_RANGE = (0.5, 2.0)
+
+
+def articulation(clips, model_path=A2L):
+    """The speech model's articulation for this person: audio2landmarks (the default model) on each
+    clip's sound, its mouth opening (inner-lip gap over mouth width, the kit's canon.mouth_opening)
+    against the person's own in the video (the analysis' landmarks), good frames only, each clip's
+    mean removed, pooled. Returns (expressiveness, true spread, predicted spread): the
+    `expressiveness` of audio2landmarks (it scales the predicted motion about the mean face, so the
+    opening's spread with it) that makes the two spreads equal, within EXPRESSIVENESS_RANGE; None
+    when no clip has 1 s of good frames and sound."""
+    from talkingface_kit import canon
+    from talkingface_kit.evaluate import Model
+    m = Model(model_path)
+    vt = vp = 0.0
+    n = 0
+    for path, rec in clips:
+        good = ~np.asarray(rec["bad"], bool)
+        audio = sound_track(path)
+        if audio is None or good.sum() < FPS:
+            continue
+        lm, _ = m(audio.astype(np.float32), len(good))
+        to = canon.mouth_opening(np.asarray(rec["raw"], np.float64))[good]
+        po = canon.mouth_opening(lm.astype(np.float64))[good]
+        vt += float(((to - to.mean()) ** 2).sum())
+        vp += float(((po - po.mean()) ** 2).sum())
+        n += int(good.sum())
+    if n == 0 or vp <= 0:
+        return None
+    g = float(np.clip(np.sqrt(vt / vp), *EXPRESSIVENESS_RANGE))
+    return g, float(np.sqrt(vt / n)), float(np.sqrt(vp / n))
 
 
 def sharpness(img, pts):
@@ -900,14 +940,26 @@ def run(a):
     dst, st = export(ck, out, name, video_s / 60, a.chroma)
     import shutil
     shutil.copyfile(work / "portrait.png", out / "portrait.png")
+    art = articulation(clips)
+    if art is None:
+        expr = 1.0
+        say("articulation: no clip with sound and a second of good frames; expressiveness stays 1")
+    else:
+        expr = art[0]
+        say(f"articulation: the person's mouth opening spreads {art[1]:.4f}, the default speech model's on their "
+            f"sound {art[2]:.4f}: audio2landmarks expressiveness={expr:.2f} would match them (not applied: "
+            f"docs/landmarks2face.md, \"Person mode\", says when it helps)")
     (out / "README.txt").write_text(
         f"Person model '{name}' made by training/l2f/person.py from {len(clips)} clip(s), {video_s / 60:.1f} min:\n"
         f"landmarks2face.onnx (the model contract of docs/model-contract.md) and portrait.png (a frame of the video).\n"
         f"The mouth stage was fine-tuned from models/landmarks2face_mouth.onnx, whose weights were trained on the\n"
-        f"GRID audio-visual sentence corpus (Cooke, Barker, Cunningham and Shao, JASA 120(5), 2006; CC BY 4.0).\n")
+        f"GRID audio-visual sentence corpus (Cooke, Barker, Cunningham and Shao, JASA 120(5), 2006; CC BY 4.0).\n"
+        f"Articulation: audio2landmarks expressiveness={expr:.2f} would make the default speech model open this\n"
+        f"person's mouth as much as they do in the video (person.py's articulation(); measured, not applied).\n")
     summ = {"name": name, "clips": len(clips), "video_minutes": round(video_s / 60, 2), "steps": st["step"],
             "finetune_minutes_total": round(st.get("seconds", 0) / 60, 1), "this_run_minutes": round((time.time() - t_all) / 60, 1),
-            "validation": st["log"][-1], "validation_generic": st["log"][0], "model": str(dst)}
+            "validation": st["log"][-1], "validation_generic": st["log"][0], "model": str(dst),
+            "expressiveness": round(expr, 3), "articulation": None if art is None else [round(v, 5) for v in art]}
     (work / "summary.json").write_text(json.dumps(summ, indent=1))
     say(f"done in {(time.time() - t_all) / 60:.1f} min: {dst} and {out / 'portrait.png'}")
     say("use them with:")
