@@ -453,14 +453,9 @@ def cut(clips, work, samples, size, seed, val_of=None):
 # ---------------------------------------------------------------- fine-tuning
 
 def generic_state():
-    """The U-Net's weights read back from models/landmarks2face_mouth.onnx (export.py names them
-    'mouth/stage.<state_dict key>')."""
-    import onnx
-    from onnx import numpy_helper
-    import torch
-    m = onnx.load(str(GENERIC))
-    return {t.name[len("mouth/stage."):]: torch.from_numpy(numpy_helper.to_array(t).copy())
-            for t in m.graph.initializer if t.name.startswith("mouth/stage.")}
+    """The U-Net's weights read back from models/landmarks2face_mouth.onnx (train.stage_weights)."""
+    from train import stage_weights
+    return stage_weights(GENERIC)
 
 
 def load_samples(path, colour_match=True):

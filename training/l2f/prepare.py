@@ -15,7 +15,7 @@ decode, too few frames, no face (all frames bad), too many bad frames (> 10%), e
 coincide. Split: the kit's (talkingface_kit.realdata.split): train and val clips are prepared;
 the test sentences stay held out (evaluate.py cuts them itself).
 
-    python3 training/l2f/prepare.py [--clips N] [--per-clip K] [--size 128] [--seed 0]
+    python3 training/l2f/prepare.py [--clips N] [--per-clip K] [--size 128] [--seed 0] [--open-refs]
 """
 import argparse
 import json
@@ -43,15 +43,16 @@ def decode(path):
     return np.frombuffer(v, np.uint8).reshape(n, grid.H, grid.W, 3)
 
 
-def choose(raw, bad, k, rng):
-    """(reference index, target indices) or ValueError: the most closed good frame, K other good frames."""
+def choose(raw, bad, k, rng, most="closed"):
+    """(reference index, target indices) or ValueError: the most closed (most="open": the most open)
+    good frame, K other good frames."""
     if bad.all():
         raise ValueError("no face")
     if bad.mean() > MAX_BAD:
         raise ValueError("bad frames")
     good = np.flatnonzero(~bad)
     op = C.opening(raw[good])
-    ref = int(good[np.argmin(op)])
+    ref = int(good[np.argmax(op) if most == "open" else np.argmin(op)])
     others = good[good != ref]
     if others.size == 0:
         raise ValueError("too few frames")
@@ -59,8 +60,8 @@ def choose(raw, bad, k, rng):
     return ref, tg
 
 
-def cut_clip(frames, raw, bad, k, size, rng, sess):
-    ref, tg = choose(raw, bad, k, rng)
+def cut_clip(frames, raw, bad, k, size, rng, sess, most="closed"):
+    ref, tg = choose(raw, bad, k, rng, most)
     if len(frames) < max(tg.max(), ref) + 1:
         raise ValueError("too few frames")
     if np.linalg.norm(raw[ref, 45] - raw[ref, 36]) < 4:
@@ -83,6 +84,9 @@ def main():
     ap.add_argument("--per-clip", type=int, default=10)
     ap.add_argument("--size", type=int, default=C.S_TRAIN)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--open-refs", action="store_true",
+                    help="also cut every clip with its most open frame as the reference (parts train_open, "
+                         "val_open): the stage learns to close a mouth the reference shows open")
     a = ap.parse_args()
     t0 = time.time()
     out = C.L2F / f"s{a.size}"
@@ -98,11 +102,16 @@ def main():
         train = train[:a.clips]
     sess = C.warp_session(a.size)
     skipped, done = {}, {"train": [], "val": []}
-    for part, clips in (("val", val), ("train", train)):
+    jobs = [("val", val, "closed"), ("train", train, "closed")]
+    if a.open_refs:
+        done.update(train_open=[], val_open=[])
+        jobs += [("val_open", val, "open"), ("train_open", train, "open")]
+    for part, clips, most in jobs:
         for i, name in enumerate(clips):
-            dst = out / f"s1_{name}.npz"
+            key = name + ("_open" if most == "open" else "")
+            dst = out / f"s1_{key}.npz"
             if dst.exists():
-                done[part].append(name)
+                done[part].append(key)
                 continue
             try:
                 lmf = realdata.CACHE / "clips" / f"s1_{name}.npz"
@@ -112,7 +121,7 @@ def main():
                 raw, bad = d["raw"].astype(np.float64), d["bad"].astype(bool)
                 frames = decode(vdir / f"{name}.mpg")
                 crng = np.random.default_rng([a.seed, names.index(name)])
-                rec = cut_clip(frames, raw, bad, a.per_clip, a.size, crng, sess)
+                rec = cut_clip(frames, raw, bad, a.per_clip, a.size, crng, sess, most)
             except ValueError as e:
                 r = str(e).split(":")[0]
                 skipped[r] = skipped.get(r, 0) + 1
@@ -120,14 +129,15 @@ def main():
             tmp = dst.with_suffix(".tmp.npz")
             np.savez(tmp, **rec)
             tmp.rename(dst)
-            done[part].append(name)
+            done[part].append(key)
             if i % 25 == 0:
                 print(f"prepare: {part} {i}/{len(clips)} {time.time() - t0:.0f}s", flush=True)
     summary = {"source": "GRID s1 (CC BY 4.0, Cooke et al. 2006)", "size": a.size, "seed": a.seed,
                "per_clip": a.per_clip, "train": len(done["train"]), "val": len(done["val"]),
                "skipped": skipped, "seconds": round(time.time() - t0, 1),
                "crop": "eyes:0.3,0.333333,0.7,0.333333 (the reference frame's)",
-               "reference": "most closed good frame of the clip"}
+               "reference": "most closed good frame of the clip"
+                            + ("; and (parts *_open) the most open" if a.open_refs else "")}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     (out / "clips.json").write_text(json.dumps(done))
     print("prepare:", json.dumps(summary), flush=True)

@@ -15,7 +15,9 @@ horizontal and vertical gradients. No adversarial or perceptual term (CPU time).
 One torch thread (the machine is shared). Checkpoints every 100 steps to
 ~/.cache/talkingface/l2f/run/ckpt.pt and resumes from it; stops after --minutes or --steps.
 
-    python3 training/l2f/train.py [--minutes 45] [--steps 100000] [--batch 12] [--seed 0]
+    python3 training/l2f/train.py [--minutes 45] [--steps 100000] [--batch 12] [--seed 0] [--run run]
+        [--init models/landmarks2face_mouth.onnx --lr 5e-4]  (a fine-tune from the shipped weights)
+        [--open-refs]  (also the samples whose reference is the clip's most open frame)
 """
 import argparse
 import json
@@ -41,8 +43,10 @@ for k, v in MIRROR_MOUTH.items():
 
 
 def load(part, size=C.S_TRAIN):
+    """The samples of one part of clips.json, or of several (a list) together."""
     d = C.L2F / f"s{size}"
-    names = json.loads((d / "clips.json").read_text())[part]
+    listed = json.loads((d / "clips.json").read_text())
+    names = [n for p in ([part] if isinstance(part, str) else part) for n in listed[p]]
     refs, rlm, tgt, tlm, warp, owner = [], [], [], [], [], []
     for j, n in enumerate(names):
         z = np.load(d / f"s1_{n}.npz")
@@ -163,6 +167,19 @@ def train_step(net, opt, g, data, n, augment_fn, lr):
     return loss.item()
 
 
+def stage_weights(path):
+    """The stage's state_dict read back from an exported model (export.py names its weights
+    'mouth/stage.<state_dict key>')."""
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(str(path))
+    st = {t.name[len("mouth/stage."):]: torch.from_numpy(numpy_helper.to_array(t).copy())
+          for t in m.graph.initializer if t.name.startswith("mouth/stage.")}
+    if not st:
+        raise SystemExit(f"train: error: {path} holds no mouth stage weights (mouth/stage.*)")
+    return st
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=45)
@@ -171,12 +188,20 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--run", default="run")
+    ap.add_argument("--init", help="start (when there is no checkpoint) from the stage's weights in this exported "
+                                   "model (e.g. models/landmarks2face_mouth.onnx): a fine-tune on today's warp")
+    ap.add_argument("--open-refs", action="store_true",
+                    help="train also on prepare.py --open-refs' samples (the most open frame as the reference)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
     run = C.L2F / a.run
     run.mkdir(parents=True, exist_ok=True)
-    train, val = load("train"), load("val")
+    if a.open_refs:
+        train, val_open = load(["train", "train_open"]), load("val_open")
+    else:
+        train, val_open = load("train"), None
+    val = load("val")
     print(f"train: {len(train['owner'])} samples from {len(train['ref'])} clips; val {len(val['owner'])}", flush=True)
     net = Mo.MouthStage()
     opt = torch.optim.Adam(net.parameters(), lr=a.lr)
@@ -190,6 +215,9 @@ def main():
         step, log = st["step"], st["log"]
         g.set_state(st["gen"])
         print(f"resumed at step {step}", flush=True)
+    elif a.init:
+        net.load_state_dict(stage_weights(a.init))
+        print(f"starting from the weights in {a.init}", flush=True)
     t0 = time.time()
     run_loss = []
     while step < a.steps and time.time() - t0 < a.minutes * 60:
@@ -210,6 +238,8 @@ def main():
                run / "ckpt.tmp")
     (run / "ckpt.tmp").rename(ck)
     v = validate(net, val)
+    if val_open is not None:
+        v.update({k + "_open": x for k, x in validate(net, val_open).items()})
     print("final", json.dumps({"step": step, **v}), flush=True)
     (run / "log.json").write_text(json.dumps(log + [{"final": step, **v}], indent=0))
 
