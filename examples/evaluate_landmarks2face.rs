@@ -4,7 +4,8 @@
 //!
 //!     cargo run --release --example evaluate_landmarks2face -- [GRID_DIR] [OUT_DIR]
 //!
-//! `L2F_EVAL_MODEL=path.onnx` sets landmarks2face's `model` (default: the element's default model).
+//! `L2F_EVAL_MODEL=path.onnx` sets landmarks2face's `model` (default: the element's default model);
+//! `A2L_EVAL_PROPS="head-motion=0 blinks=false"` sets audio2landmarks' properties in the speech-driven run.
 //!
 //! For each GRID clip (default /work/shared/data/grid; CC BY 4.0, Cooke et al. 2006):
 //! - identity: the first frame as portrait, driven by its own landmarks (the mean face, no motion):
@@ -13,7 +14,11 @@
 //!   portrait (full mode); PSNR and SSIM of generated frame t against true frame t, over the whole
 //!   frame and over the face box, against the baseline of the still first frame;
 //! - following: `facelandmarks` on the generated frames against `facelandmarks` on the true frames:
-//!   landmark distance (LMD) in the canonical frame, in percent of the eye-corner distance, per region.
+//!   landmark distance (LMD) in the canonical frame, in percent of the eye-corner distance, per region,
+//!   and the Pearson r of the mouth opening (inner-lip gap over mouth width) of the two;
+//! - driven from speech: the clip's own audio through `audio2landmarks` drives `landmarks2face` (the
+//!   first frame as portrait, the product's path): PSNR/SSIM against the true frames, mouth LMD and
+//!   opening r of `facelandmarks` on the output against `facelandmarks` on the true frames.
 //!
 //! Frames and a side-by-side video (true | generated) are written to OUT_DIR (default
 //! target/evaluation) to look at.
@@ -22,12 +27,15 @@ use std::path::{Path, PathBuf};
 
 use gst::prelude::*;
 use gst_video::prelude::*;
+use gsttalkingface::faceshape;
 use gsttalkingface::landmarks::{LandmarkFrame, N_POINTS};
 
 struct Frames {
     w: usize,
     h: usize,
     rgba: Vec<Vec<u8>>,
+    /// Each frame's index at 25 frames/s (from its timestamp).
+    index: Vec<usize>,
 }
 
 fn pull_all(pipeline: &gst::Pipeline, sinks: &[&str]) -> Result<Vec<Vec<gst::Sample>>, String> {
@@ -93,6 +101,7 @@ fn rgba_frames(samples: &[gst::Sample]) -> Result<Frames, String> {
         w: 0,
         h: 0,
         rgba: Vec::new(),
+        index: Vec::new(),
     };
     for s in samples {
         let caps = s.caps().ok_or("no caps")?;
@@ -110,6 +119,8 @@ fn rgba_frames(samples: &[gst::Sample]) -> Result<Frames, String> {
         out.w = w;
         out.h = h;
         out.rgba.push(v);
+        let t = buf.pts().map(|p| p.nseconds()).unwrap_or(0);
+        out.index.push(((t + 20_000_000) / 40_000_000) as usize);
     }
     Ok(out)
 }
@@ -357,24 +368,7 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
     )?;
 
     // Following: facelandmarks on the generated frames.
-    let p = launch(&format!(
-        "appsrc name=src format=time caps=video/x-raw,format=RGBA,width={w},height={h},framerate=25/1 ! \
-         facelandmarks ! appsink name=lm sync=false"
-    ))?;
-    let src = p
-        .by_name("src")
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .ok_or("no appsrc")?;
-    for (t, f) in gen.rgba.iter().enumerate() {
-        let mut b = gst::Buffer::from_mut_slice(f.clone());
-        if let Some(bm) = b.get_mut() {
-            bm.set_pts(gst::ClockTime::from_mseconds(40 * t as u64));
-            bm.set_duration(gst::ClockTime::from_mseconds(40));
-        }
-        let _ = src.push_buffer(b);
-    }
-    let _ = src.end_of_stream();
-    let gen_lm = landmark_frames(&pull_all(&p, &["lm"])?[0]);
+    let gen_lm = analyse(&gen)?;
     let mut out = vec![
         ("frames".to_string(), n as f64),
         ("identity PSNR".into(), id_psnr),
@@ -408,7 +402,175 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
         out.push((format!("LMD {rn}"), mean(&v)));
         out.push((format!("still LMD {rn}"), mean(&s)));
     }
+    let opening = |f: &LandmarkFrame| faceshape::mouth_opening(&f.points) as f64;
+    let pairs: Vec<(f64, f64)> = (0..m)
+        .filter(|&t| true_lm[t].confidence > 0.0 && gen_lm[t].confidence > 0.0)
+        .map(|t| (opening(&gen_lm[t]), opening(&true_lm[t])))
+        .collect();
+    out.push(("opening r".into(), pearson(&pairs)));
+    out.push((
+        "opening mean".into(),
+        mean(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
+    ));
+
+    // Driven from the clip's own speech: audio2landmarks -> landmarks2face, the first frame as the
+    // portrait (the product's path; the generated frame with timestamp t is compared with true
+    // frame t).
+    let a2l = std::env::var("A2L_EVAL_PROPS").unwrap_or_default();
+    let p = launch(&format!(
+        "{} ! audio2landmarks {a2l} ! tee name=t t. ! queue ! appsink name=lm sync=false \
+         t. ! queue ! landmarks2face{model} portrait={} ! videoconvert ! \
+         video/x-raw,format=RGBA ! appsink name=gen sync=false",
+        audio_desc(clip),
+        portrait.display()
+    ))?;
+    let res_a = pull_all(&p, &["lm", "gen"])?;
+    let aud = rgba_frames(&res_a[1])?;
+    let driven_at = landmarks_by_index(&res_a[0]);
+    if aud.w != w || aud.h != h {
+        return Err(format!(
+            "audio-driven frames are {}x{}, not {w}x{h}",
+            aud.w, aud.h
+        ));
+    }
+    let (mut ap, mut asim, mut apf, mut asf) = (vec![], vec![], vec![], vec![]);
+    for (f, &t) in aud.rgba.iter().zip(&aud.index) {
+        if t == 0 || t >= truth.rgba.len() {
+            continue;
+        }
+        ap.push(psnr(f, &truth.rgba[t], w, full));
+        asim.push(ssim(f, &truth.rgba[t], w, h, full));
+        apf.push(psnr(f, &truth.rgba[t], w, face));
+        asf.push(ssim(f, &truth.rgba[t], w, h, face));
+    }
+    // The true frames' landmarks by index (facelandmarks keeps the clip's timestamps).
+    let true_at = landmarks_by_index(&res[0]);
+    // What audio2landmarks asked for (before the render and the analysis of the render).
+    let commanded: Vec<(f64, f64)> = driven_at
+        .iter()
+        .filter_map(|(t, d)| {
+            let tr = true_at.get(t)?;
+            (tr.confidence > 0.0).then(|| (opening(d), opening(tr)))
+        })
+        .collect();
+    let aud_lm = analyse(&aud)?;
+    let mut mouth = vec![];
+    let mut pairs = vec![];
+    for (g, t) in aud_lm.iter().zip(&aud.index) {
+        let Some(tr) = true_at.get(t) else { continue };
+        if g.confidence > 0.0 && tr.confidence > 0.0 {
+            mouth.push(lmd(g, tr, 48..68));
+            pairs.push((opening(g), opening(tr)));
+        }
+    }
+    out.push(("audio frames".into(), ap.len() as f64));
+    out.push(("audio PSNR".into(), mean(&ap)));
+    out.push(("audio SSIM".into(), mean(&asim)));
+    out.push(("audio PSNR face".into(), mean(&apf)));
+    out.push(("audio SSIM face".into(), mean(&asf)));
+    out.push(("audio LMD mouth".into(), mean(&mouth)));
+    out.push(("audio opening r".into(), pearson(&pairs)));
+    out.push(("commanded opening r".into(), pearson(&commanded)));
+    out.push((
+        "commanded opening mean".into(),
+        mean(&commanded.iter().map(|p| p.0).collect::<Vec<_>>()),
+    ));
+    out.push((
+        "audio opening mean".into(),
+        mean(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
+    ));
+    out.push((
+        "true opening mean".into(),
+        mean(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()),
+    ));
+    // True | driven by landmarks | driven by speech, every 15th frame.
+    for (f, &t) in aud.rgba.iter().zip(&aud.index) {
+        if t % 15 != 0 || t >= n {
+            continue;
+        }
+        let mut v = vec![0u8; 3 * w * h * 4];
+        for y in 0..h {
+            let row = y * 3 * w * 4;
+            v[row..row + w * 4].copy_from_slice(&truth.rgba[t][y * w * 4..(y + 1) * w * 4]);
+            v[row + w * 4..row + 2 * w * 4]
+                .copy_from_slice(&gen.rgba[t][y * w * 4..(y + 1) * w * 4]);
+            v[row + 2 * w * 4..row + 3 * w * 4].copy_from_slice(&f[y * w * 4..(y + 1) * w * 4]);
+        }
+        let _ = image::save_buffer(
+            out_dir.join(format!("{name}_audio_{t:03}.png")),
+            &v,
+            3 * w as u32,
+            h as u32,
+            image::ExtendedColorType::Rgba8,
+        );
+    }
     Ok(out)
+}
+
+/// Landmark frames by their index at 25 frames/s (from the buffers' timestamps).
+fn landmarks_by_index(samples: &[gst::Sample]) -> std::collections::HashMap<usize, LandmarkFrame> {
+    samples
+        .iter()
+        .filter_map(|s| {
+            let b = s.buffer()?;
+            let t = b.pts()?.nseconds();
+            let m = b.map_readable().ok()?;
+            let l = LandmarkFrame::from_bytes(m.as_slice()).ok()?;
+            Some((((t + 20_000_000) / 40_000_000) as usize, l))
+        })
+        .collect()
+}
+
+/// Pearson correlation of pairs (0 where either side does not vary).
+fn pearson(pairs: &[(f64, f64)]) -> f64 {
+    let n = pairs.len() as f64;
+    if n < 2.0 {
+        return 0.0;
+    }
+    let (ma, mb) = (
+        pairs.iter().map(|p| p.0).sum::<f64>() / n,
+        pairs.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (a, b) in pairs {
+        sab += (a - ma) * (b - mb);
+        saa += (a - ma) * (a - ma);
+        sbb += (b - mb) * (b - mb);
+    }
+    if saa <= 0.0 || sbb <= 0.0 {
+        return 0.0;
+    }
+    sab / (saa * sbb).sqrt()
+}
+
+fn audio_desc(clip: &Path) -> String {
+    format!(
+        "filesrc location={} ! mpegpsdemux ! mpegaudioparse ! avdec_mp2float ! audioconvert ! audioresample",
+        clip.display()
+    )
+}
+
+/// `facelandmarks` on frames (25 frames/s from 0): one landmark frame each, in order.
+fn analyse(frames: &Frames) -> Result<Vec<LandmarkFrame>, String> {
+    let (w, h) = (frames.w, frames.h);
+    let p = launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGBA,width={w},height={h},framerate=25/1 ! \
+         facelandmarks ! appsink name=lm sync=false"
+    ))?;
+    let src = p
+        .by_name("src")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or("no appsrc")?;
+    for (t, f) in frames.rgba.iter().enumerate() {
+        let mut b = gst::Buffer::from_mut_slice(f.clone());
+        if let Some(bm) = b.get_mut() {
+            bm.set_pts(gst::ClockTime::from_mseconds(40 * t as u64));
+            bm.set_duration(gst::ClockTime::from_mseconds(40));
+        }
+        let _ = src.push_buffer(b);
+    }
+    let _ = src.end_of_stream();
+    Ok(landmark_frames(&pull_all(&p, &["lm"])?[0]))
 }
 
 fn write_video(frames: &[Vec<u8>], w: usize, h: usize, path: &Path) -> Result<(), String> {
