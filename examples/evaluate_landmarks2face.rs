@@ -21,7 +21,7 @@
 //!   opening r of `facelandmarks` on the output against `facelandmarks` on the true frames.
 //!
 //! Frames and a side-by-side video (true | generated) are written to OUT_DIR (default
-//! target/evaluation) to look at.
+//! target/evaluation) to look at; every generated frame to OUT_DIR/frames/CLIP/{reenact,speech}_T.png.
 
 use std::path::{Path, PathBuf};
 
@@ -483,6 +483,21 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
         "true opening mean".into(),
         mean(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()),
     ));
+    // Every generated frame, for measures made elsewhere (training/diagnostics/speech_driven_dlib.py).
+    let all_dir = out_dir.join("frames").join(&name);
+    std::fs::create_dir_all(&all_dir).map_err(|e| e.to_string())?;
+    for (kind, frames) in [("reenact", &gen), ("speech", &aud)] {
+        for (f, t) in frames.rgba.iter().zip(&frames.index) {
+            image::save_buffer(
+                all_dir.join(format!("{kind}_{t:03}.png")),
+                f,
+                w as u32,
+                h as u32,
+                image::ExtendedColorType::Rgba8,
+            )
+            .map_err(|e| e.to_string())?;
+        }
+    }
     // True | driven by landmarks | driven by speech, every 15th frame.
     for (f, &t) in aud.rgba.iter().zip(&aud.index) {
         if t % 15 != 0 || t >= n {
