@@ -303,17 +303,30 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
     let id_psnr = psnr(&ident.rgba[0], &truth.rgba[0], w, full);
     let id_ssim = ssim(&ident.rgba[0], &truth.rgba[0], w, h, full);
 
-    // Self-reenactment: facelandmarks on the clip drives landmarks2face with the first frame.
+    // Self-reenactment: facelandmarks on the clip drives landmarks2face with the first frame. The
+    // decoded frames are fed again with clean timestamps (GRID's MPEG-PS timestamps jump near 2 s;
+    // see the speech-driven run), so generated frame t is the render of true frame t. (mpeg2dec:
+    // avdec_mpeg2video decodes the same frames within 0.05-0.36 of a grey level and gives 2 more,
+    // but the mouth LMD moves by up to 0.24 a clip with it: the closed-lip points are fragile.)
     let p = launch(&format!(
-        "{} ! facelandmarks ! tee name=t \
+        "appsrc name=src format=time caps=video/x-raw,format=RGBA,width={w},height={h},framerate=25/1 ! \
+         facelandmarks ! tee name=t \
          t. ! queue ! appsink name=lm sync=false \
          t. ! queue ! landmarks2face{model} portrait={} ! videoconvert ! video/x-raw,format=RGBA ! appsink name=gen sync=false",
-        decode_desc(clip),
         portrait.display()
     ))?;
+    push_frames(&p, &truth)?;
     let res = pull_all(&p, &["lm", "gen"])?;
     let true_lm = landmark_frames(&res[0]);
     let gen = rgba_frames(&res[1])?;
+    if gen.rgba.len() != truth.rgba.len() || true_lm.len() != truth.rgba.len() {
+        eprintln!(
+            "{name}: {} frames decoded, {} landmark frames, {} generated",
+            truth.rgba.len(),
+            true_lm.len(),
+            gen.rgba.len()
+        );
+    }
     let n = gen.rgba.len().min(truth.rgba.len());
     // Face box: the true landmarks' extent in frame 0 (from a dlib pass through facelandmarks is
     // canonical; use the central part of the frame where GRID faces are instead: the box around
@@ -414,16 +427,35 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
     ));
 
     // Driven from the clip's own speech: audio2landmarks -> landmarks2face, the first frame as the
-    // portrait (the product's path; the generated frame with timestamp t is compared with true
-    // frame t).
+    // portrait (the product's path). GRID's MPEG-PS files carry a timestamp jump of 79-292 ms near
+    // 2 s in both streams (at different points; mpeg2dec also drops 2 frames there), which
+    // GStreamer follows; the content itself is contiguous (mpeg2dec's 73 frames are the first 73 of
+    // the 75, in order). So the speech is fed as its contiguous samples with clean timestamps, and
+    // generated frame t (by timestamp) is compared with decoded frame t.
+    let speech = speech_samples(clip)?;
     let a2l = std::env::var("A2L_EVAL_PROPS").unwrap_or_default();
     let p = launch(&format!(
-        "{} ! audio2landmarks {a2l} ! tee name=t t. ! queue ! appsink name=lm sync=false \
+        "appsrc name=src format=time caps=audio/x-raw,format=F32LE,rate={RATE},channels=1,layout=interleaved ! \
+         audio2landmarks {a2l} ! tee name=t t. ! queue ! appsink name=lm sync=false \
          t. ! queue ! landmarks2face{model} portrait={} ! videoconvert ! \
          video/x-raw,format=RGBA ! appsink name=gen sync=false",
-        audio_desc(clip),
         portrait.display()
     ))?;
+    let src = p
+        .by_name("src")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or("no appsrc")?;
+    for (k, chunk) in speech.chunks(RATE / 10 * 4).enumerate() {
+        let mut b = gst::Buffer::from_mut_slice(chunk.to_vec());
+        if let Some(bm) = b.get_mut() {
+            bm.set_pts(gst::ClockTime::from_mseconds(100 * k as u64));
+            bm.set_duration(gst::ClockTime::from_nseconds(
+                (chunk.len() / 4) as u64 * 1_000_000_000 / RATE as u64,
+            ));
+        }
+        let _ = src.push_buffer(b);
+    }
+    let _ = src.end_of_stream();
     let res_a = pull_all(&p, &["lm", "gen"])?;
     let aud = rgba_frames(&res_a[1])?;
     let driven_at = landmarks_by_index(&res_a[0]);
@@ -443,8 +475,16 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
         apf.push(psnr(f, &truth.rgba[t], w, face));
         asf.push(ssim(f, &truth.rgba[t], w, h, face));
     }
-    // The true frames' landmarks by index (facelandmarks keeps the clip's timestamps).
-    let true_at = landmarks_by_index(&res[0]);
+    if aud.rgba.len() + 2 < truth.rgba.len() {
+        eprintln!(
+            "{name}: {} speech-driven frames for {} true frames",
+            aud.rgba.len(),
+            truth.rgba.len()
+        );
+    }
+    // The true frames' landmarks by index (the clean frames, in order).
+    let true_at: std::collections::HashMap<usize, LandmarkFrame> =
+        true_lm.iter().copied().enumerate().collect();
     // What audio2landmarks asked for (before the render and the analysis of the render).
     let commanded: Vec<(f64, f64)> = driven_at
         .iter()
@@ -471,6 +511,20 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
     out.push(("audio LMD mouth".into(), mean(&mouth)));
     out.push(("audio opening r".into(), pearson(&pairs)));
     out.push(("commanded opening r".into(), pearson(&commanded)));
+    // The lag (frames, +: the speech model is late) that maximises the commanded r, in -4..4.
+    let best = (-4i64..=4)
+        .map(|lag| {
+            let shifted: Vec<(f64, f64)> = true_at
+                .iter()
+                .filter_map(|(&t, tr)| {
+                    let d = driven_at.get(&usize::try_from(t as i64 + lag).ok()?)?;
+                    (tr.confidence > 0.0).then(|| (opening(d), opening(tr)))
+                })
+                .collect();
+            (lag, pearson(&shifted))
+        })
+        .fold((0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a });
+    out.push(("commanded best lag".into(), best.0 as f64));
     out.push((
         "commanded opening mean".into(),
         mean(&commanded.iter().map(|p| p.0).collect::<Vec<_>>()),
@@ -498,6 +552,41 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
             .map_err(|e| e.to_string())?;
         }
     }
+    // Per frame openings (index, commanded, true, rendered-and-read) for measures made elsewhere.
+    let rendered_at: std::collections::HashMap<usize, f64> = aud_lm
+        .iter()
+        .zip(&aud.index)
+        .filter(|(g, _)| g.confidence > 0.0)
+        .map(|(g, &t)| (t, opening(g)))
+        .collect();
+    let mut rows: Vec<String> = driven_at
+        .iter()
+        .map(|(t, d)| {
+            let tr = true_at
+                .get(t)
+                .filter(|l| l.confidence > 0.0)
+                .map_or("null".to_string(), |l| format!("{:.5}", opening(l)));
+            let re = rendered_at
+                .get(t)
+                .map_or("null".to_string(), |v| format!("{v:.5}"));
+            format!("[{t}, {:.5}, {tr}, {re}]", opening(d))
+        })
+        .collect();
+    rows.sort_by_key(|r| {
+        r[1..]
+            .split(',')
+            .next()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0)
+    });
+    std::fs::write(
+        all_dir.join("openings.json"),
+        format!(
+            "{{\"columns\": [\"index\", \"commanded\", \"true\", \"speech\"], \"rows\": [{}]}}\n",
+            rows.join(", ")
+        ),
+    )
+    .map_err(|e| e.to_string())?;
     // True | driven by landmarks | driven by speech, every 15th frame.
     for (f, &t) in aud.rgba.iter().zip(&aud.index) {
         if t % 15 != 0 || t >= n {
@@ -558,11 +647,23 @@ fn pearson(pairs: &[(f64, f64)]) -> f64 {
     sab / (saa * sbb).sqrt()
 }
 
-fn audio_desc(clip: &Path) -> String {
-    format!(
-        "filesrc location={} ! mpegpsdemux ! mpegaudioparse ! avdec_mp2float ! audioconvert ! audioresample",
+/// Sample rate the speech is fed at (the default speech model's).
+const RATE: usize = 16000;
+
+/// The clip's speech as contiguous F32LE mono samples at RATE (bytes), whatever its timestamps say.
+fn speech_samples(clip: &Path) -> Result<Vec<u8>, String> {
+    let p = launch(&format!(
+        "filesrc location={} ! mpegpsdemux ! mpegaudioparse ! avdec_mp2float ! audioconvert ! \
+         audioresample ! audio/x-raw,format=F32LE,rate={RATE},channels=1 ! appsink name=s sync=false",
         clip.display()
-    )
+    ))?;
+    let mut out = Vec::new();
+    for s in &pull_all(&p, &["s"])?[0] {
+        let b = s.buffer().ok_or("no buffer")?;
+        let m = b.map_readable().map_err(|e| e.to_string())?;
+        out.extend_from_slice(m.as_slice());
+    }
+    Ok(out)
 }
 
 /// `facelandmarks` on frames (25 frames/s from 0): one landmark frame each, in order.
@@ -572,6 +673,12 @@ fn analyse(frames: &Frames) -> Result<Vec<LandmarkFrame>, String> {
         "appsrc name=src format=time caps=video/x-raw,format=RGBA,width={w},height={h},framerate=25/1 ! \
          facelandmarks ! appsink name=lm sync=false"
     ))?;
+    push_frames(&p, frames)?;
+    Ok(landmark_frames(&pull_all(&p, &["lm"])?[0]))
+}
+
+/// Queues frames on the pipeline's appsrc `src` at 25 frames/s from 0, then EOS.
+fn push_frames(p: &gst::Pipeline, frames: &Frames) -> Result<(), String> {
     let src = p
         .by_name("src")
         .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
@@ -582,10 +689,10 @@ fn analyse(frames: &Frames) -> Result<Vec<LandmarkFrame>, String> {
             bm.set_pts(gst::ClockTime::from_mseconds(40 * t as u64));
             bm.set_duration(gst::ClockTime::from_mseconds(40));
         }
-        let _ = src.push_buffer(b);
+        src.push_buffer(b).map_err(|e| e.to_string())?;
     }
-    let _ = src.end_of_stream();
-    Ok(landmark_frames(&pull_all(&p, &["lm"])?[0]))
+    src.end_of_stream().map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 fn write_video(frames: &[Vec<u8>], w: usize, h: usize, path: &Path) -> Result<(), String> {

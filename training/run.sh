@@ -2,7 +2,8 @@
 # The training kit's one command.
 #   training/run.sh [setup|meanface|teacher|data|realdata|warp|train|export|eval|test|all]
 #   training/run.sh mouth   (the learned mouth stage of landmarks2face, training/l2f; not in all:
-#                            MOUTH_MINUTES of training, resumed from its checkpoint when run again)
+#                            two fine-tunes from the stage of commit 0728b12, about 50 min, each
+#                            resumed from its checkpoint when run again)
 #   training/run.sh ablate NAME...   (trains, exports and evaluates a variant of docs/model-card.md)
 #   training/run.sh person VIDEO [NAME] [options]   (person mode, issue 10: fine-tunes landmarks2face
 #                            to one person's video, a file, a folder of clips or a .txt list of clips;
@@ -131,10 +132,27 @@ step() {
     eval) $PY -m talkingface_kit.evaluate | tee cache/eval.md ;;
     warp)    # the default landmarks2face generator (issue 10): the real mouth interior bank, then the graph; needs realdata's cache
       (cd l2f && ../$PY exemplars.py | tee ../cache/exemplars.log) && $PY make_warp_generator.py ;;
-    mouth)   # the learned mouth stage (issue 10): models/landmarks2face_mouth.onnx; needs realdata's cache
-      (cd l2f && ../$PY prepare.py --clips "${MOUTH_CLIPS:-500}" --val 20 | tee ../cache/l2f_prepare.log &&
-       ../$PY train.py --minutes "${MOUTH_MINUTES:-62}" | tee -a ../cache/l2f_train.log &&
-       ../$PY export.py | tee ../cache/l2f_export.log &&
+    mouth)   # the learned mouth stage (issue 10): models/landmarks2face_mouth.onnx; needs realdata's cache.
+      # The shipped file's recipe: the stage of commit 0728b12 (trained 4,327 steps on the warp of
+      # then; its checkpoint is gone, its weights are read back from that file), fine-tuned on
+      # today's warp (6,277 steps, lr 1e-3), then with the clips' most open frames as references too
+      # (4,388 steps, lr 5e-4: the stage learns to close a mouth the portrait shows open).
+      # MOUTH_SCRATCH=1: the original recipe instead (from scratch, MOUTH_MINUTES of training).
+      MOUTH_HISTORY="4327 steps from scratch on the warp of 0728b12, 6277 fine-tuning on this warp, 4388 more with open references too"
+      (cd l2f && ../$PY prepare.py --clips "${MOUTH_CLIPS:-500}" --val 20 --open-refs | tee ../cache/l2f_prepare.log &&
+       if [ "${MOUTH_SCRATCH:-0}" = 1 ]; then
+         ../$PY train.py --minutes "${MOUTH_MINUTES:-62}" | tee -a ../cache/l2f_train.log &&
+         ../$PY export.py | tee ../cache/l2f_export.log
+       else
+         { [ -f ../cache/landmarks2face_mouth_0728b12.onnx ] ||
+             git show 0728b12:models/landmarks2face_mouth.onnx > ../cache/landmarks2face_mouth_0728b12.onnx; } &&
+         ../$PY train.py --run ft_warp --init ../cache/landmarks2face_mouth_0728b12.onnx --lr 1e-3 --steps 6277 \
+             --minutes 600 | tee -a ../cache/l2f_train.log &&
+         ../$PY export.py --ckpt ~/.cache/talkingface/l2f/ft_warp/ckpt.pt --out ../cache/l2f_ft_warp.onnx &&
+         ../$PY train.py --run ft_open --init ../cache/l2f_ft_warp.onnx --open-refs --lr 5e-4 --steps 4388 \
+             --minutes 600 | tee -a ../cache/l2f_train.log &&
+         ../$PY export.py --ckpt ~/.cache/talkingface/l2f/ft_open/ckpt.pt --history "$MOUTH_HISTORY" | tee ../cache/l2f_export.log
+       fi &&
        ../$PY evaluate.py --s1 "${MOUTH_EVAL_S1:-10}" | tee ../cache/l2f_eval.log &&
        ../$PY figures.py) ;;
     test) $PY -m pytest -q tests ;;

@@ -53,7 +53,7 @@ def prune(graph, outputs):
     graph.initializer.extend(inits)
 
 
-def build(ckpt, size=SIZE, chroma=1.0):
+def build(ckpt, size=SIZE, chroma=1.0, history=""):
     warp = mwg.build(size, 64)
     g = warp.graph
     gs = [n for n in g.node if n.op_type == "GridSample" and n.input[0] == "reference"][0].output[0]
@@ -108,7 +108,8 @@ def build(ckpt, size=SIZE, chroma=1.0):
         if p.key == "talkingface.description":
             p.value = (f"piecewise-affine landmark warp with a learned mouth stage ({nparam} parameters, "
                        f"U-Net on a {Mo.M}x{Mo.M} mouth box, trained by self-reenactment on GRID s1, "
-                       f"CC BY 4.0, Cooke et al. 2006; {st['step']} steps; colour part of its change x{chroma:g})")
+                       f"CC BY 4.0, Cooke et al. 2006; {history or str(st['step']) + ' steps'}; "
+                       f"colour part of its change x{chroma:g})")
     p = warp.metadata_props.add()
     p.key, p.value = "talkingface.license", "weights trained on the GRID corpus (CC BY 4.0, Cooke et al. 2006)"
     onnx.checker.check_model(warp, full_check=True)
@@ -143,9 +144,11 @@ def main():
     ap.add_argument("--out", default=str(C.ROOT / "models" / "landmarks2face_mouth.onnx"))
     ap.add_argument("--chroma", type=float, default=0.0,
                     help="scale of the colour part of the stage's change (1: as trained; 0, shipped: luminance only)")
+    ap.add_argument("--history", default="",
+                    help="how the weights were trained, for the description (default: the checkpoint's step count)")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    model, stage, st = build(a.ckpt, chroma=a.chroma)
+    model, stage, st = build(a.ckpt, chroma=a.chroma, history=a.history)
     onnx.save(model, a.out)
     df, dm = check(a.out, stage)
     print(json.dumps({"out": a.out, "bytes": pathlib.Path(a.out).stat().st_size, "step": st["step"],
