@@ -783,7 +783,18 @@ fn points_of(rgba: &[u8], w: usize, h: usize) -> [[f32; 2]; landmarks::N_POINTS]
 
 /// One full-mode frame of `portrait` driven by `f`, with `portrait-expression` = `expression`.
 fn render_one(portrait: &str, expression: &str, f: &LandmarkFrame) -> (Vec<u8>, usize, usize) {
+    render_with(&l2f_model(), portrait, expression, f)
+}
+
+/// One frame of landmarks2face with `model`, in full mode, as RGBA.
+fn render_with(
+    model: &str,
+    portrait: &str,
+    expression: &str,
+    f: &LandmarkFrame,
+) -> (Vec<u8>, usize, usize) {
     let e = element("full");
+    e.set_property("model", model);
     e.set_property("portrait", portrait);
     e.set_property_from_str("portrait-expression", expression);
     let mut h = harness(&e, None);
@@ -1344,4 +1355,45 @@ fn learned_mouth_model_loads_and_renders() {
     }
     assert!(changed > 1500, "{changed} pixels changed");
     assert_eq!(top, 0);
+}
+
+/// The learned mouth stage also closes a portrait's open mouth in silence under `neutral` (it was
+/// fine-tuned with the clips' most open frames as references for that; the stage before left
+/// teeth: 0.044 at crop level), and opens it again for speech. The open portrait is the default
+/// generator's own rendering of the jaw dropped, as in portrait_expression_neutral_closes_an_open_mouth.
+#[test]
+fn learned_mouth_model_closes_an_open_mouth() {
+    let learned = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/landmarks2face_mouth.onnx"
+    );
+    let (open, w, h) = render_one(PORTRAIT, "keep", &open_mouth(0.08));
+    let open_png =
+        std::env::temp_dir().join(format!("l2f-{}-open-learned.png", std::process::id()));
+    image::save_buffer(
+        &open_png,
+        &open,
+        w as u32,
+        h as u32,
+        image::ExtendedColorType::Rgba8,
+    )
+    .unwrap();
+    let p = open_png.to_string_lossy().to_string();
+    let silence = LandmarkFrame::default();
+    let (closed, w0, h0) = render_with(learned, PORTRAIT, "keep", &silence);
+    let o_closed = opening_of(&closed, w0, h0);
+    let (neutral, w1, h1) = render_with(learned, &p, "neutral", &silence);
+    let o_neutral = opening_of(&neutral, w1, h1);
+    let (speaking, w2, h2) = render_with(learned, &p, "neutral", &open_mouth(0.05));
+    let o_speaking = opening_of(&speaking, w2, h2);
+    let _ = std::fs::remove_file(open_png);
+    eprintln!(
+        "learned stage, mouth opening: closed portrait {o_closed:.3}, open portrait {:.3}, silence neutral {o_neutral:.3}, speech neutral {o_speaking:.3}",
+        opening_of(&open, w, h)
+    );
+    assert!(
+        o_neutral < 0.035 && o_neutral < o_closed + 0.01,
+        "{o_neutral} (closed portrait {o_closed})"
+    );
+    assert!(o_speaking > o_neutral + 0.03, "{o_speaking} vs {o_neutral}");
 }
