@@ -428,7 +428,7 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
 
     // Driven from the clip's own speech: audio2landmarks -> landmarks2face, the first frame as the
     // portrait (the product's path). GRID's MPEG-PS files carry a timestamp jump of 79-292 ms near
-    // 2 s in both streams (at different points; mpeg2dec also drops 2 frames there), which
+    // 2 s in both streams (at different points; mpeg2dec also drops the last 2 frames), which
     // GStreamer follows; the content itself is contiguous (mpeg2dec's 73 frames are the first 73 of
     // the 75, in order). So the speech is fed as its contiguous samples with clean timestamps, and
     // generated frame t (by timestamp) is compared with decoded frame t.
@@ -559,9 +559,12 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
         .filter(|(g, _)| g.confidence > 0.0)
         .map(|(g, &t)| (t, opening(g)))
         .collect();
-    let mut rows: Vec<String> = driven_at
+    let mut order: Vec<usize> = driven_at.keys().copied().collect();
+    order.sort_unstable();
+    let rows: Vec<String> = order
         .iter()
-        .map(|(t, d)| {
+        .map(|t| {
+            let d = &driven_at[t];
             let tr = true_at
                 .get(t)
                 .filter(|l| l.confidence > 0.0)
@@ -572,13 +575,6 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
             format!("[{t}, {:.5}, {tr}, {re}]", opening(d))
         })
         .collect();
-    rows.sort_by_key(|r| {
-        r[1..]
-            .split(',')
-            .next()
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(0)
-    });
     std::fs::write(
         all_dir.join("openings.json"),
         format!(
