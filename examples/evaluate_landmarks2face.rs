@@ -89,6 +89,13 @@ fn pull_all(pipeline: &gst::Pipeline, sinks: &[&str]) -> Result<Vec<Vec<gst::Sam
         .collect())
 }
 
+/// The pipeline's appsrc named `src`.
+fn appsrc(p: &gst::Pipeline) -> Result<gst_app::AppSrc, String> {
+    p.by_name("src")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or_else(|| "no appsrc".to_string())
+}
+
 fn launch(desc: &str) -> Result<gst::Pipeline, String> {
     gst::parse::launch(desc)
         .map_err(|e| format!("{desc}: {e}"))?
@@ -287,10 +294,7 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
          landmarks2face{model} portrait={} ! videoconvert ! video/x-raw,format=RGBA ! appsink name=s sync=false",
         portrait.display()
     ))?;
-    let src = p
-        .by_name("src")
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .ok_or("no appsrc")?;
+    let src = appsrc(&p)?;
     let mut b = gst::Buffer::from_mut_slice(LandmarkFrame::default().to_bytes().to_vec());
     if let Some(bm) = b.get_mut() {
         bm.set_pts(gst::ClockTime::ZERO);
@@ -441,10 +445,7 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
          video/x-raw,format=RGBA ! appsink name=gen sync=false",
         portrait.display()
     ))?;
-    let src = p
-        .by_name("src")
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .ok_or("no appsrc")?;
+    let src = appsrc(&p)?;
     for (k, chunk) in speech.chunks(RATE / 10 * 4).enumerate() {
         let mut b = gst::Buffer::from_mut_slice(chunk.to_vec());
         if let Some(bm) = b.get_mut() {
@@ -675,10 +676,7 @@ fn analyse(frames: &Frames) -> Result<Vec<LandmarkFrame>, String> {
 
 /// Queues frames on the pipeline's appsrc `src` at 25 frames/s from 0, then EOS.
 fn push_frames(p: &gst::Pipeline, frames: &Frames) -> Result<(), String> {
-    let src = p
-        .by_name("src")
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .ok_or("no appsrc")?;
+    let src = appsrc(p)?;
     for (t, f) in frames.rgba.iter().enumerate() {
         let mut b = gst::Buffer::from_mut_slice(f.clone());
         if let Some(bm) = b.get_mut() {
@@ -697,10 +695,7 @@ fn write_video(frames: &[Vec<u8>], w: usize, h: usize, path: &Path) -> Result<()
          videoconvert ! x264enc speed-preset=veryfast ! mp4mux ! filesink location={}",
         path.display()
     ))?;
-    let src = p
-        .by_name("src")
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .ok_or("no appsrc")?;
+    let src = appsrc(&p)?;
     p.set_state(gst::State::Playing)
         .map_err(|e| e.to_string())?;
     for (t, f) in frames.iter().enumerate() {

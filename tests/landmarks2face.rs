@@ -1368,16 +1368,7 @@ fn learned_mouth_model_closes_an_open_mouth() {
         "/models/landmarks2face_mouth.onnx"
     );
     let (open, w, h) = render_one(PORTRAIT, "keep", &open_mouth(0.08));
-    let open_png =
-        std::env::temp_dir().join(format!("l2f-{}-open-learned.png", std::process::id()));
-    image::save_buffer(
-        &open_png,
-        &open,
-        w as u32,
-        h as u32,
-        image::ExtendedColorType::Rgba8,
-    )
-    .unwrap();
+    let open_png = write_png("open-learned.png", &open, w, h);
     let p = open_png.to_string_lossy().to_string();
     let silence = LandmarkFrame::default();
     let (closed, w0, h0) = render_with(learned, PORTRAIT, "keep", &silence);
