@@ -276,14 +276,7 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
     }
     let (w, h) = (truth.w, truth.h);
     let portrait = out_dir.join(format!("{name}_portrait.png"));
-    image::save_buffer(
-        &portrait,
-        &truth.rgba[0],
-        w as u32,
-        h as u32,
-        image::ExtendedColorType::Rgba8,
-    )
-    .map_err(|e| e.to_string())?;
+    save_rgba(&portrait, &truth.rgba[0], w, h)?;
 
     let model = std::env::var("L2F_EVAL_MODEL")
         .map(|m| format!(" model={m}"))
@@ -359,21 +352,9 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
     // Side-by-side video and a few frames.
     let mut side = Vec::with_capacity(n);
     for t in 0..n {
-        let mut v = vec![0u8; 2 * w * h * 4];
-        for y in 0..h {
-            v[y * 2 * w * 4..y * 2 * w * 4 + w * 4]
-                .copy_from_slice(&truth.rgba[t][y * w * 4..(y + 1) * w * 4]);
-            v[y * 2 * w * 4 + w * 4..(y + 1) * 2 * w * 4]
-                .copy_from_slice(&gen.rgba[t][y * w * 4..(y + 1) * w * 4]);
-        }
+        let v = side_by_side(&[&truth.rgba[t], &gen.rgba[t]], w, h);
         if t % 15 == 0 {
-            let _ = image::save_buffer(
-                out_dir.join(format!("{name}_{t:03}.png")),
-                &v,
-                2 * w as u32,
-                h as u32,
-                image::ExtendedColorType::Rgba8,
-            );
+            save_rgba(&out_dir.join(format!("{name}_{t:03}.png")), &v, 2 * w, h)?;
         }
         side.push(v);
     }
@@ -454,9 +435,9 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
                 (chunk.len() / 4) as u64 * 1_000_000_000 / RATE as u64,
             ));
         }
-        let _ = src.push_buffer(b);
+        src.push_buffer(b).map_err(|e| e.to_string())?;
     }
-    let _ = src.end_of_stream();
+    src.end_of_stream().map_err(|e| e.to_string())?;
     let res_a = pull_all(&p, &["lm", "gen"])?;
     let aud = rgba_frames(&res_a[1])?;
     let driven_at = landmarks_by_index(&res_a[0]);
@@ -543,14 +524,7 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
     std::fs::create_dir_all(&all_dir).map_err(|e| e.to_string())?;
     for (kind, frames) in [("reenact", &gen), ("speech", &aud)] {
         for (f, t) in frames.rgba.iter().zip(&frames.index) {
-            image::save_buffer(
-                all_dir.join(format!("{kind}_{t:03}.png")),
-                f,
-                w as u32,
-                h as u32,
-                image::ExtendedColorType::Rgba8,
-            )
-            .map_err(|e| e.to_string())?;
+            save_rgba(&all_dir.join(format!("{kind}_{t:03}.png")), f, w, h)?;
         }
     }
     // Per frame openings (index, commanded, true, rendered-and-read) for measures made elsewhere.
@@ -589,23 +563,38 @@ fn run_clip(clip: &Path, out_dir: &Path) -> Result<Vec<(String, f64)>, String> {
         if t % 15 != 0 || t >= n {
             continue;
         }
-        let mut v = vec![0u8; 3 * w * h * 4];
-        for y in 0..h {
-            let row = y * 3 * w * 4;
-            v[row..row + w * 4].copy_from_slice(&truth.rgba[t][y * w * 4..(y + 1) * w * 4]);
-            v[row + w * 4..row + 2 * w * 4]
-                .copy_from_slice(&gen.rgba[t][y * w * 4..(y + 1) * w * 4]);
-            v[row + 2 * w * 4..row + 3 * w * 4].copy_from_slice(&f[y * w * 4..(y + 1) * w * 4]);
-        }
-        let _ = image::save_buffer(
-            out_dir.join(format!("{name}_audio_{t:03}.png")),
+        let v = side_by_side(&[&truth.rgba[t], &gen.rgba[t], f], w, h);
+        save_rgba(
+            &out_dir.join(format!("{name}_audio_{t:03}.png")),
             &v,
-            3 * w as u32,
-            h as u32,
-            image::ExtendedColorType::Rgba8,
-        );
+            3 * w,
+            h,
+        )?;
     }
     Ok(out)
+}
+
+/// RGBA frames of w x h placed left to right in one picture.
+fn side_by_side(frames: &[&[u8]], w: usize, h: usize) -> Vec<u8> {
+    let row = w * 4;
+    let mut v = Vec::with_capacity(frames.len() * row * h);
+    for y in 0..h {
+        for f in frames {
+            v.extend_from_slice(&f[y * row..(y + 1) * row]);
+        }
+    }
+    v
+}
+
+fn save_rgba(path: &Path, rgba: &[u8], w: usize, h: usize) -> Result<(), String> {
+    image::save_buffer(
+        path,
+        rgba,
+        w as u32,
+        h as u32,
+        image::ExtendedColorType::Rgba8,
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Landmark frames by their index at 25 frames/s (from the buffers' timestamps).
