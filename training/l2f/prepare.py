@@ -123,7 +123,7 @@ def main():
                 crng = np.random.default_rng([a.seed, names.index(name)])
                 rec = cut_clip(frames, raw, bad, a.per_clip, a.size, crng, sess, most)
             except ValueError as e:
-                r = str(e).split(":")[0]
+                r = str(e).split(":")[0] + ("" if most == "closed" else " (open references)")
                 skipped[r] = skipped.get(r, 0) + 1
                 continue
             tmp = dst.with_suffix(".tmp.npz")
